@@ -73,10 +73,16 @@ def test_readme_shows_two_commands_and_ci_runs_the_test_one():
     assert 'pytest' in quickstart[1] and 'nbdev_test' in quickstart[1], quickstart
     assert quickstart[1] in (ROOT / '.ci' / 'run').read_text(), ".ci/run must call the README's test command"
 
+def _directives(source:str) -> set:
+    return {l[2:].strip().split()[0] for l in source.splitlines() if l.startswith('#|') and l[2:].strip()}
+
 @pytest.mark.parametrize('nb_path', LIBRARY_NOTEBOOKS, ids=lambda p: str(p.relative_to(NBS)))
 def test_library_notebook_runs_under_a_real_kernel(nb_path):
     "Readers run notebooks in JupyterLab: execute top to bottom in a python3 kernel from the notebook's folder."
     nb = nbformat.read(nb_path, as_version=4)
+    # like nbdev_test, leave out cells flagged slow/cuda/data/notest (they need time, a GPU or real datasets)
+    skip = set(settings()['tst_flags'].split())
+    nb.cells = [c for c in nb.cells if not (c.cell_type == 'code' and skip & _directives(c.source))]
     NotebookClient(nb, timeout=600, kernel_name='python3', resources={'metadata': {'path': str(nb_path.parent)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []) if o.get('output_type') == 'error']
     assert not errors
