@@ -1,0 +1,154 @@
+"`wsss reproduce` end to end through papermill: results schema, figures, skip, resume after a kill, bad data."
+import json, os, shutil, signal, subprocess, sys, time
+from pathlib import Path
+import nbformat, pytest
+from wsss.repro import METHOD_STAGES, SMOKE_MAX_IMAGES, check_results, read_stage
+
+ROOT = Path(__file__).resolve().parents[1]
+VOC_MINI = Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'voc_mini'
+WSSS = [sys.executable, '-c', 'import sys; from wsss.repro import main; sys.exit(main())']
+SMOKE = ('reproduce', '--profile', 'smoke', '--methods', 'cam', '--device', 'cpu')
+
+def wsss(*args, timeout=600):
+    return subprocess.run([*WSSS, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+def nbs_snapshot():
+    return sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'nbs').rglob('*') if '.ipynb_checkpoints' not in p.parts)
+
+@pytest.fixture(scope='module')
+def run(tmp_path_factory):
+    "A smoke run killed during make_cam, then resumed to completion; returns (folder, resumed run's output)."
+    d = tmp_path_factory.mktemp('repro')
+    before = nbs_snapshot()
+    args = [*SMOKE, '--out', d / 'runs', '--figures', d / 'figs']
+    proc = subprocess.Popen([*WSSS, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    trained = d / 'runs' / 'synthetic' / 'smoke' / 'cam' / 'stages' / 'train_cam.json'
+    try:
+        while not trained.exists() and proc.poll() is None: time.sleep(0.2)
+        assert proc.poll() is None, "the run ended before it could be interrupted: " + proc.stdout.read()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+    rd = d / 'runs' / 'synthetic' / 'smoke' / 'cam'
+    assert read_stage(rd, 'train_cam') is not None and read_stage(rd, 'make_pseudo') is None
+    r = wsss(*args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert nbs_snapshot() == before, "reproduce must not write into nbs/"
+    return d, r
+
+def test_resumed_run_skips_what_finished_before_the_kill(run):
+    _, r = run
+    assert '[cam] train_cam ... skipped' in r.stdout
+    for st in METHOD_STAGES[1:]: assert f'[cam] {st} ... done in' in r.stdout, r.stdout
+    assert '[report] ... done in' in r.stdout
+
+def test_results_json_schema_and_range(run):
+    d, _ = run
+    res = json.loads((d / 'runs' / 'synthetic' / 'smoke' / 'results.json').read_text())
+    check_results(res)
+    assert res['dataset'] == 'synthetic' and res['profile'] == 'smoke' and list(res['methods']) == ['cam']
+    cam = res['methods']['cam']
+    for k in ('cam_miou', 'pseudo_miou', 'pseudo_crf_miou', 'cam_threshold'): assert 0 <= cam[k] <= 1, (k, cam[k])
+    assert set(cam['seconds']) == set(METHOD_STAGES) and all(v > 0 for v in cam['seconds'].values())
+
+def test_run_directory_holds_executed_notebooks_and_provenance(run):
+    d, _ = run
+    rd = d / 'runs' / 'synthetic' / 'smoke' / 'cam'
+    for st in METHOD_STAGES:
+        nb = nbformat.read(rd / f'{st}.ipynb', as_version=4)
+        injected = [c for c in nb.cells if 'injected-parameters' in c.metadata.get('tags', [])]
+        assert injected and f"out_dir = \"{rd}\"" in injected[0].source  # papermill really passed our parameters
+        assert not [o for c in nb.cells for o in c.get('outputs', []) if o.get('output_type') == 'error']
+    prov = json.loads((rd / 'run.json').read_text())
+    assert prov['params']['method'] == 'cam' and prov['seed'] == 0 and prov['device'] == 'cpu'
+    assert prov['versions']['torch'] and 'git_commit' in prov and set(prov['seconds']) == set(METHOD_STAGES)
+    assert len(list((rd / 'cams').glob('*.npz'))) == len((rd.parents[2] / 'data' / 'synthetic-smoke-seed0' / 'ImageSets' / 'Segmentation' / 'train.txt').read_text().split())
+
+def test_figures_and_table(run):
+    d, _ = run
+    names = sorted(p.name for p in (d / 'figs').iterdir())
+    assert names == ['cam_threshold_synthetic_smoke.png', 'qualitative_synthetic_smoke.png', 'results_synthetic_smoke.md']
+    assert all((d / 'figs' / n).stat().st_size > 1000 for n in names[:2])
+    table = (d / 'figs' / 'results_synthetic_smoke.md').read_text()
+    assert '| `cam` |' in table and 'CAM mIoU' in table
+
+def test_rerun_skips_every_stage(run):
+    d, _ = run
+    r = wsss(*SMOKE, '--out', d / 'runs', '--figures', d / 'figs')
+    assert r.returncode == 0, r.stderr
+    for st in METHOD_STAGES: assert f'[cam] {st} ... skipped' in r.stdout
+    assert '[report] ... skipped' in r.stdout and 'done in' not in r.stdout
+
+def test_deleted_record_and_cam_file_are_redone(run):
+    d, _ = run
+    rd = d / 'runs' / 'synthetic' / 'smoke' / 'cam'
+    victim = sorted((rd / 'cams').glob('*.npz'))[0]
+    victim.unlink(); (rd / 'stages' / 'make_cam.json').unlink()
+    r = wsss(*SMOKE, '--out', d / 'runs', '--figures', d / 'figs')
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert '[cam] train_cam ... skipped' in r.stdout and '[cam] make_cam ... done' in r.stdout
+    assert '[cam] make_pseudo ... done' in r.stdout  # later stages rerun on the new CAMs
+    assert victim.exists() and read_stage(rd, 'make_cam')['n_images'] == len(list((rd / 'cams').glob('*.npz')))
+    check_results(json.loads((rd.parent / 'results.json').read_text()))
+
+def test_corrupt_image_names_the_file(run, tmp_path):
+    d, _ = run
+    data = tmp_path / 'syn'
+    shutil.copytree(d / 'runs' / 'data' / 'synthetic-smoke-seed0', data)
+    bad = data / 'JPEGImages' / f"{(data / 'ImageSets' / 'Segmentation' / 'train.txt').read_text().split()[2]}.jpg"
+    bad.write_bytes(b'\xff\xd8 truncated')
+    r = wsss(*SMOKE, '--data-root', data, '--out', tmp_path / 'runs', '--figures', tmp_path / 'figs')
+    assert r.returncode == 2, r.stdout + r.stderr
+    err = r.stderr.strip().splitlines()[-1]
+    assert err.startswith('wsss: error:') and str(bad) in err, r.stderr
+    assert 'Traceback' not in r.stderr
+
+@pytest.mark.parametrize('root, needle', [('missing', 'no such directory'), ('empty', 'not a PASCAL VOC')])
+def test_wrong_voc_root(root, needle, tmp_path):
+    (tmp_path / 'empty').mkdir()
+    r = wsss(*SMOKE, '--dataset', 'voc', '--data-root', tmp_path / root, '--out', tmp_path / 'runs')
+    assert r.returncode == 2 and '--data-root' in r.stderr and needle in r.stderr and str(tmp_path / root) in r.stderr, r.stderr
+    assert not (tmp_path / 'runs').exists()
+
+def test_voc_smoke_on_real_images(tmp_path):
+    r = wsss(*SMOKE, '--dataset', 'voc', '--data-root', VOC_MINI, '--out', tmp_path / 'runs', '--figures', tmp_path / 'figs')
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = check_results(json.loads((tmp_path / 'runs' / 'voc' / 'smoke' / 'results.json').read_text()))
+    assert res['dataset'] == 'voc' and 0 <= res['methods']['cam']['cam_miou'] <= 1
+    assert (tmp_path / 'figs' / 'results_voc_smoke.md').is_file()
+    rec = read_stage(tmp_path / 'runs' / 'voc' / 'smoke' / 'cam', 'eval_cam')
+    assert rec['n_images'] == SMOKE_MAX_IMAGES and len(rec['iou']) == 21  # the smoke cap on real data; 20 VOC classes + background
+
+def test_experiment_notebooks_run_all_with_their_defaults(tmp_path):
+    "A reader's Run All: every stage notebook with its own parameters, from its folder, outputs under ../../runs."
+    from wsss.repro import STAGES, SharedKernel, execute_stage
+    nbdir = tmp_path / 'nbs' / 'experiments'
+    shutil.copytree(ROOT / 'nbs' / 'experiments', nbdir)
+    kernel = SharedKernel()
+    try:
+        for st in STAGES: execute_stage(nbdir / f'{st}.ipynb', tmp_path / 'executed' / f'{st}.ipynb', {}, cwd=nbdir, stream=None, kernel=kernel)
+    finally: kernel.close()
+    assert read_stage(tmp_path / 'runs' / 'synthetic' / 'smoke' / 'cam', 'make_pseudo') is not None
+    assert (tmp_path / 'runs' / 'figures' / 'results_synthetic_smoke.md').is_file()
+    assert sorted(p.name for p in nbdir.iterdir()) == sorted(p.name for p in (ROOT / 'nbs' / 'experiments').iterdir())
+
+def test_shared_kernel_gives_each_notebook_a_clean_namespace(tmp_path):
+    "Stages share one kernel for speed; a later notebook must not see an earlier one's variables."
+    from wsss.repro import SharedKernel, execute_stage, StageFailed
+    def nb(path, *sources):
+        n = nbformat.v4.new_notebook(metadata={'kernelspec': {'name': 'python3', 'display_name': 'python3', 'language': 'python'}})
+        n.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+        n.cells[0].metadata['tags'] = ['parameters']
+        nbformat.write(n, path); return path
+    first = nb(tmp_path / 'first.ipynb', 'x = 1', 'leak = x')
+    second = nb(tmp_path / 'second.ipynb', 'x = 2', "import os, multiprocessing as mp\nassert 'leak' not in globals()\n"
+                "assert __spec__ is None or __spec__  # multiprocessing reads it\nprint(os.getcwd(), x)")
+    (tmp_path / 'a').mkdir(); (tmp_path / 'b').mkdir()
+    kernel = SharedKernel()
+    try:
+        execute_stage(first, tmp_path / 'out1.ipynb', {'x': 5}, cwd=tmp_path / 'a', stream=None, kernel=kernel)
+        execute_stage(second, tmp_path / 'out2.ipynb', {}, cwd=tmp_path / 'b', stream=None, kernel=kernel, log_file=tmp_path / 'b.log')
+        assert (tmp_path / 'b.log').read_text().split() == [str(tmp_path / 'b'), '2']  # its own cwd and parameters
+        bad = nb(tmp_path / 'bad.ipynb', 'x = 0', "raise RuntimeError('boom')")
+        with pytest.raises(StageFailed, match='boom'): execute_stage(bad, tmp_path / 'out3.ipynb', {}, cwd=tmp_path, stream=None, kernel=kernel)
+    finally: kernel.close()
+    assert not kernel.km.has_kernel
