@@ -34,7 +34,11 @@ setuptools.setup(
         'Natural Language :: ' + cfg['language'].title(),
     ] + ['Programming Language :: Python :: '+o for o in py_versions[py_versions.index(min_python):]] + (['License :: ' + lic[1] ] if lic[1] else []),
     url = cfg['git_url'],
-    packages = setuptools.find_packages(include=['wsss', 'wsss.*']),
+    # the papermill experiment notebooks ship inside the package as `wsss/experiments/*.ipynb`, so that
+    # `wsss reproduce` also works from a plain `pip install .` (nbs/experiments stays their source)
+    packages = setuptools.find_packages(include=['wsss', 'wsss.*']) + ['wsss.experiments'],
+    package_dir = {'wsss.experiments': 'nbs/experiments'},
+    package_data = {'wsss.experiments': ['*.ipynb']},
     include_package_data = True,
     install_requires = requirements,
     extras_require={ 'dev': dev_requirements },

@@ -90,3 +90,10 @@ def test_process_pool_equals_serial():
     with pytest.raises(ConfigError, match='workers'): crf_map(crf_labels, jobs, workers=-1)
     with pytest.raises(ConfigError, match='lambda'): crf_map(lambda a: a, [1, 2], workers=2)
     assert crf_map(crf_labels, [], workers=2) == []
+
+def test_fork_and_spawn_pools_agree():
+    jobs = [(toy(seed=s)[0], toy(seed=s)[1], ) for s in range(3)]
+    fork = crf_map(crf_softmax, jobs, workers=2, start_method='fork', preset='psa')
+    spawn = crf_map(crf_softmax, jobs, workers=2, start_method='spawn', preset='psa')
+    assert all(np.array_equal(a, b) for a, b in zip(fork, spawn))
+    with pytest.raises(ConfigError, match='start_method'): crf_map(crf_labels, jobs[:2], workers=2, start_method='thread')

@@ -112,6 +112,9 @@ def test_wheel_holds_every_module_and_keeps_nbdev_in_the_dev_extra(tmp_path):
         entry = z.read(next(n for n in names if n.endswith('entry_points.txt'))).decode()
     modules = {str(p.relative_to(ROOT)) for p in (ROOT / 'wsss').rglob('*.py')}
     assert modules <= names, modules - names
+    # `wsss reproduce` from a plain install runs the experiment notebooks shipped as package data
+    experiments = {f'wsss/experiments/{p.name}' for p in EXPERIMENT_NOTEBOOKS}
+    assert experiments and experiments <= names, experiments - names
     requires = [l for l in meta.splitlines() if l.startswith('Requires-Dist:')]
     assert any(l.startswith('Requires-Dist: torch') for l in requires)
     assert all('extra == "dev"' in l for l in requires if 'nbdev' in l)
