@@ -63,6 +63,14 @@ def test_readme_is_rendered_from_index():
     out = subprocess.run([sys.executable, str(ROOT / '.ci' / 'render_readme.py'), '--check'], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
 
+def test_readme_results_match_the_committed_table():
+    "The README quotes figures/results_synthetic_quick.md, which `wsss reproduce` regenerates: they must agree."
+    table = (ROOT / 'figures' / 'results_synthetic_quick.md').read_text()
+    rows = [l for l in table.splitlines() if l.startswith('| `')]
+    assert rows, "no method rows in figures/results_synthetic_quick.md"
+    readme = (ROOT / 'README.md').read_text()
+    assert all(r in readme for r in rows), "README results are stale: copy the rows of figures/results_synthetic_quick.md into nbs/index.ipynb"
+
 def _readme_commands():
     blocks = re.findall(r'```(?:bash|sh|shell)\n(.*?)```', (ROOT / 'README.md').read_text(), flags=re.S)
     return [l.split('#')[0].strip() for b in blocks for l in b.splitlines() if l.strip() and not l.strip().startswith('#')]
