@@ -129,3 +129,11 @@ def test_channels_last_gives_the_same_maps():
         a = net.cam(x); s = net(x)
         net = net.to(memory_format=torch.channels_last); xc = x.contiguous(memory_format=torch.channels_last)
         assert torch.allclose(a, net.cam(xc), atol=1e-4) and torch.allclose(s, net(xc), atol=1e-4)
+
+
+@pytest.mark.parametrize('width', [8, 12, 24, 40])
+def test_tiny_backbone_builds_for_any_width(width):
+    "GroupNorm groups follow the channel count: widths that are not multiples of 16 must build and run."
+    net = CamNet(3, 'tiny', weights='random', frozen_stages=0, width=width).eval()
+    with torch.no_grad(): cam = net.cam(torch.randn(1, 3, 64, 64))
+    assert cam.shape == (1, 3, 4, 4) and bool((cam >= 0).all())
