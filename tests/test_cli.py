@@ -77,6 +77,8 @@ def test_eval_ground_truth_against_itself(tmp_path):
     (('reproduce', '--seed', '-1'), ('--seed',)),
     (('data', 'synthetic', '--out', 'x', '--num-train', '0'), ('--num-train',)),
     (('reproduce', '--methods', 'nope', '--profile', 'smoke'), ("unknown method 'nope'", 'cam')),
+    (('reproduce', '--methods', 'cam,', '--profile', 'smoke'), ('--methods', "'cam,'", 'empty')),
+    (('reproduce', '--methods', ',cam', '--profile', 'smoke'), ('--methods', "',cam'", 'empty')),
     (('reproduce', '--stages', 'train,make_cam'), ("'train'", 'train_cam')),
     (('reproduce', '--dataset', 'voc', '--profile', 'smoke'), ('--data-root',)),
 ])

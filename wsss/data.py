@@ -896,7 +896,7 @@ def _check_item(root, id_, split, mask_dir, sal_dir, n_classes):
             if size is not None and (m.shape[1], m.shape[0]) != size:
                 problems.append(f"{mp_}: mask is {m.shape[1]}x{m.shape[0]} but its image is {size[0]}x{size[1]} (W x H)")
             counts = np.bincount(m.ravel(), minlength=256)
-            bad = [v for v in np.flatnonzero(counts) if n_classes <= v != IGNORE_INDEX]
+            bad = [int(v) for v in np.flatnonzero(counts) if n_classes <= v != IGNORE_INDEX]  # plain ints: no numpy repr in the message
             if bad: problems.append(f"{mp_}: mask has values {bad[:8]} outside 0..{n_classes - 1} and 255")
         except DataError as e: problems.append(str(e) if mp_.is_file() else f"{mp_}: mask listed in split {split!r} does not exist")
     if sal_dir is not None:
