@@ -5,8 +5,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 VOC_MINI = Path(__file__).resolve().parent / 'fixtures' / 'voc_mini' / 'VOCdevkit' / 'VOC2012'  # in-repository real fixture
-# the console script `wsss = wsss.repro:main`, called through this interpreter so PATH does not matter
-WSSS = [sys.executable, '-c', 'import sys; from wsss.repro import main; sys.exit(main())']
+# the console script `wsss = wsss.cli:main`, called through this interpreter so PATH does not matter
+WSSS = [sys.executable, '-c', 'import sys; from wsss.cli import main; sys.exit(main())']
 
 def wsss(*args, cwd=None, timeout=300):
     return subprocess.run([*WSSS, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)

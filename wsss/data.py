@@ -914,6 +914,7 @@ def validate_dataset(root, # dataset root (any VOC devkit level)
                      labels_file=None, # also check this class-label file (default: root/labels.txt if present)
                      saliency=None, # saliency folder to check (default: root/Saliency if present)
                      workers:int=4, # decoding threads
+                     progress:bool=False, # tqdm bar over the files (the full decode takes minutes on a whole dataset)
                     ) -> list[str]:
     "Every problem found in a VOC-layout dataset, one message per problem naming the file (empty list = valid)."
     try: root = resolve_voc_root(root)
@@ -944,6 +945,7 @@ def validate_dataset(root, # dataset root (any VOC devkit level)
     if not sd.is_dir():
         if saliency: problems.append(f"{sd}: saliency folder does not exist")
         sd = None
-    with ThreadPoolExecutor(max(1, workers)) as ex:
-        for p in ex.map(lambda kv: _check_item(root, kv[0], kv[1], md, sd, n_classes), todo.items()): problems.extend(p)
+    from tqdm.auto import tqdm
+    with ThreadPoolExecutor(max(1, workers)) as ex, tqdm(total=len(todo), desc='validate', disable=not progress) as bar:
+        for p in ex.map(lambda kv: _check_item(root, kv[0], kv[1], md, sd, n_classes), todo.items()): problems.extend(p); bar.update()
     return problems
