@@ -70,6 +70,28 @@ def test_eval_ground_truth_against_itself(tmp_path):
     assert d['miou'] == 1.0 and d['n_images'] == 18
     assert not [p for p in out.parent.iterdir() if p.name.startswith('.')]  # atomic: no temporaries left
 
+def test_eval_half_empty_prediction_folder(tmp_path):
+    "Missing predictions: exit 2 listing them; --allow-missing scores the rest, warns, and records them in the JSON."
+    import shutil
+    gt = VOC_MINI / 'SegmentationClass'
+    ids = sorted(p.stem for p in gt.glob('*.png'))
+    pred = tmp_path / 'pred'; pred.mkdir()
+    for i in ids[:10]: shutil.copy(gt / f'{i}.png', pred / f'{i}.png')
+    r = wsss('eval', '--pred', pred, '--gt', gt, '--num-classes', 21)
+    one_line_error(r, 'wsss: error:', '8 of 18 expected', f'{ids[10]}.png', '--allow-missing')
+    r = wsss('eval', '--pred', pred, '--gt', gt, '--num-classes', 21, '--allow-missing', '--json', tmp_path / 's.json')
+    assert r.returncode == 0 and 'wsss: warning:' in r.stderr and '8 of 18' in r.stderr, r.stderr
+    d = json.loads((tmp_path / 's.json').read_text())
+    assert d['n_images'] == 10 and d['n_expected'] == 18 and d['missing_ids'] == ids[10:]
+    val = (VOC_MINI / 'ImageSets' / 'Segmentation' / 'val.txt').read_text().split()
+    for i in val: shutil.copy(gt / f'{i}.png', pred / f'{i}.png')
+    r = wsss('eval', '--pred', pred, '--gt', gt, '--split', 'val', '--json', tmp_path / 'v.json')
+    assert r.returncode == 0 and json.loads((tmp_path / 'v.json').read_text())['n_images'] == len(val) == 9, r.stderr
+    (tmp_path / 'ids.txt').write_text('\n'.join(ids[:3]))
+    r = wsss('eval', '--pred', pred, '--gt', gt, '--ids', tmp_path / 'ids.txt', '--json', tmp_path / 'i.json')
+    assert r.returncode == 0 and json.loads((tmp_path / 'i.json').read_text())['n_images'] == 3, r.stderr
+    one_line_error(wsss('eval', '--pred', pred, '--gt', gt, '--split', 'nope'), "unknown split 'nope'")
+
 @pytest.mark.parametrize('args, needles', [
     (('eval', '--pred', 'x'), ('--gt',)),  # a required argument missing
     (('reproduce', '--profile', 'fast'), ('--profile', 'smoke', 'quick', 'paper')),
@@ -77,6 +99,8 @@ def test_eval_ground_truth_against_itself(tmp_path):
     (('reproduce', '--seed', '-1'), ('--seed',)),
     (('data', 'synthetic', '--out', 'x', '--num-train', '0'), ('--num-train',)),
     (('reproduce', '--methods', 'nope', '--profile', 'smoke'), ("unknown method 'nope'", 'cam')),
+    (('reproduce', '--methods', 'cam,', '--profile', 'smoke'), ('--methods', "'cam,'", 'empty')),
+    (('reproduce', '--methods', ',cam', '--profile', 'smoke'), ('--methods', "',cam'", 'empty')),
     (('reproduce', '--stages', 'train,make_cam'), ("'train'", 'train_cam')),
     (('reproduce', '--dataset', 'voc', '--profile', 'smoke'), ('--data-root',)),
 ])

@@ -107,7 +107,7 @@ def _literal(s):
 def _cmd_validate(a):
     from wsss.data import validate_dataset
     if not Path(a.root).is_dir(): raise DataError(f"{a.root}: no such directory")
-    problems = validate_dataset(a.root, splits=a.split)
+    problems = validate_dataset(a.root, splits=a.split, progress=True)
     for p in problems: print(p)
     print(f"{a.root}: {len(problems)} problem{'s' if len(problems) != 1 else ''}" if problems else f"{a.root}: no problems found")
     return 1 if problems else 0
@@ -123,11 +123,17 @@ def add_eval_parser(sub):
     e.add_argument('--gt', required=True, help='folder of ground-truth label PNGs (255 = ignore)')
     e.add_argument('--num-classes', type=_positive_int, help='classes including background (default: inferred)')
     e.add_argument('--json', metavar='OUT', help='also write the scores as JSON (atomic)')
+    which = e.add_mutually_exclusive_group()
+    which.add_argument('--split', metavar='NAME|FILE', help='expect the ids of this split: a name under ImageSets/Segmentation of the dataset '
+                       'holding --gt, or a list file (default: every ground-truth PNG)')
+    which.add_argument('--ids', metavar='FILE', help='expect the ids listed in FILE (one per line)')
+    e.add_argument('--allow-missing', action='store_true', help='score the predictions present, warn about the missing ones and '
+                   'record them in the JSON (default: a missing prediction is an error)')
     e.set_defaults(func=_cmd_eval)
 
 def _cmd_eval(a):
     from wsss.metrics import eval_cli_report
-    print(eval_cli_report(a.pred, a.gt, num_classes=a.num_classes, json_out=a.json))
+    print(eval_cli_report(a.pred, a.gt, num_classes=a.num_classes, json_out=a.json, split=a.split, ids=a.ids, allow_missing=a.allow_missing))
     if a.json: print(f"scores written to {a.json}")
 
 
