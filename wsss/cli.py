@@ -274,6 +274,8 @@ def add_make_cam_parser(sub):
 def _cmd_make_cam(a):
     from wsss.core import pick_device, read_json, write_json
     from wsss.cam import GEOMETRIES, make_cams, resolve_geometry
+    from wsss.method import available_methods, get_method
+    get_method(a.method); available_methods()  # every method's geometries registered (they live in the method notebooks)
     if a.geometry is not None and a.geometry != 'official' and a.geometry not in GEOMETRIES:  # before any loading
         raise ConfigError(f"--geometry: unknown geometry {a.geometry!r} (choose from official, {', '.join(sorted(GEOMETRIES))})")
     data = _stage_dataset(a)
