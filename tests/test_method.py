@@ -103,3 +103,26 @@ def test_load_trained_errors_name_the_file(tmp_path):
     with pytest.raises(WeightsError, match='model.pt'): load_trained(tmp_path)
     (tmp_path / 'model.pt').write_bytes(b'junk')
     with pytest.raises(WeightsError, match='model.pt'): load_trained(tmp_path)
+
+def test_train_reuses_model_pt_when_only_inference_settings_differ(tmp_path):
+    "cam_scales, cam_flip, cam_batch_size, cam_geometry and the thresholds do not force a retrain; a training setting does."
+    import torch
+    from wsss.method import MethodConfig, RandomDataset, load_trained, train_method
+    from wsss.methods.cam import CamConfig
+    assert MethodConfig.INFERENCE_FIELDS == {'cam_scales', 'cam_flip', 'cam_batch_size', 'cam_geometry', 'cam_eval_thres',
+                                             'conf_fg_thres', 'conf_bg_thres'}
+    ds = RandomDataset(4)
+    first = train_method('cam', ds, tmp_path, CamConfig.for_profile('smoke'), device='cpu', progress=False)
+    assert not first['reused']
+    infer = CamConfig.for_profile('smoke', cam_scales=(1.0, 0.5), cam_flip=True, cam_batch_size=4, cam_geometry='official',
+                                  cam_eval_thres=0.2, conf_fg_thres=0.4, conf_bg_thres=0.1)
+    again = train_method('cam', ds, tmp_path, infer, device='cpu', progress=False)
+    assert again['reused']
+    assert all(torch.equal(a, b) for a, b in zip(first['model'].state_dict().values(), again['model'].state_dict().values()))
+    method, _ = load_trained(tmp_path)
+    assert method.cfg == infer  # model.pt now records the inference settings the later stages read
+    # a training setting is not reused: the round checkpoint's fingerprint then refuses to resume into the same folder
+    from wsss.core import ConfigError
+    import pytest
+    with pytest.raises(ConfigError, match='other training settings'):
+        train_method('cam', ds, tmp_path, CamConfig.for_profile('smoke', lr=0.01), device='cpu', progress=False)
