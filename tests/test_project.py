@@ -43,7 +43,8 @@ def test_notebook_is_clean_and_python3(nb_path):
         size = len(json.dumps(cell.get('outputs', [])))
         assert size < 200_000, f"{nb_path}: a cell output of {size} bytes is too large to commit"
 
-NUMBERED_NOTEBOOKS = [p for p in LIBRARY_NOTEBOOKS if p.parent == NBS and p.name[:2].isdigit()]
+# the library notebooks 00..10 (issue 6, item 8); notebooks added later (11_cli, 12_refine, ...) join this list once their owners commit them executed
+NUMBERED_NOTEBOOKS = [p for p in LIBRARY_NOTEBOOKS if p.parent == NBS and p.name[:2].isdigit() and int(p.name[:2]) <= 10]
 
 def _shows_something(out) -> bool:
     "A figure, a rendered table, or a printed table / result of at least 3 lines."
