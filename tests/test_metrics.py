@@ -55,9 +55,9 @@ def test_folder_errors_name_the_file(voc_mini, tmp_path):
     write_png(pred / f'{ids[0]}.png', bad)
     with pytest.raises(DataError, match=f'{ids[0]}.png: predicted value 30 is outside 0..20'): evaluate_folders(pred, gt_dir, num_classes=21, ids=one)
     Image.fromarray(np.zeros((*gt.shape, 3), np.uint8)).save(pred / f'{ids[0]}.png')  # colour-rendered, not labels
-    with pytest.raises(DataError, match='mode RGB'): evaluate_folders(pred, gt_dir, num_classes=21, ids=one)
+    with pytest.raises(DataError, match="mode 'RGB'"): evaluate_folders(pred, gt_dir, num_classes=21, ids=one)
     (pred / f'{ids[0]}.png').write_bytes(b'not a png')
-    with pytest.raises(DataError, match=f'{ids[0]}.png: cannot be read'): evaluate_folders(pred, gt_dir, num_classes=21, ids=one)
+    with pytest.raises(DataError, match=f'{ids[0]}.png: cannot be decoded'): evaluate_folders(pred, gt_dir, num_classes=21, ids=one)
     with pytest.raises(DataError, match='does not exist'): evaluate_folders(tmp_path / 'nope', gt_dir)
     with pytest.raises(DataError, match='no label PNGs'): evaluate_folders(tmp_path / 'pred', gt_dir, ids=[])
     with pytest.raises(ConfigError, match='num_classes'): evaluate_folders(gt_dir, gt_dir, num_classes=0, ids=ids)
@@ -167,3 +167,14 @@ def test_eval_scores_the_expected_ids_not_whatever_is_in_the_folder(voc_mini, tm
     text = eval_cli_report(pred, gt_dir, num_classes=21, json_out=tmp_path / 'r.json', allow_missing=True)
     d = json.loads((tmp_path / 'r.json').read_text())
     assert d['missing_ids'] == [i for i in missing if i not in val] and d['n_expected'] == 18 and 'missing' in text
+
+def test_one_label_reader(tmp_path):
+    "wsss.metrics.read_labels is wsss.data.read_label_png: one reader, uint8 out, 16-bit grey PNGs of small ids accepted."
+    from wsss.data import read_label_png
+    assert read_labels is read_label_png
+    a = np.array([[0, 1], [20, 255]], np.uint8)
+    Image.fromarray(a.astype(np.uint16)).save(tmp_path / 'a16.png')
+    got = read_label_png(tmp_path / 'a16.png')
+    assert got.dtype == np.uint8 and (got == a).all()
+    Image.fromarray(np.full((2, 2), 300, np.uint16)).save(tmp_path / 'big.png')
+    with pytest.raises(DataError, match='big.png.*0..255'): read_label_png(tmp_path / 'big.png')

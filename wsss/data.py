@@ -71,10 +71,15 @@ def read_label_png(path, # a palette ('P') or greyscale ('L') PNG of class indic
     try:
         with Image.open(path) as im:
             im.load()
-            if im.mode not in ('P', 'L'):
+            if im.mode not in ('P', 'L', 'I', 'I;16', '1'):
                 raise DataError(f"{path}: label image has mode {im.mode!r}; expected a palette ('P') or greyscale ('L') PNG of class indices")
-            return np.array(im, dtype=np.uint8)
+            a = np.array(im)
+    except DataError: raise
     except _DECODE_ERRORS as e: raise DataError(f"{path}: cannot be decoded as a label PNG ({e})") from None
+    if a.dtype != np.uint8:  # 16-bit / 32-bit grey or 1-bit PNGs of small class indices
+        if a.size and (a.min() < 0 or a.max() > 255): raise DataError(f"{path}: label values {int(a.min())}..{int(a.max())} do not fit 0..255")
+        a = a.astype(np.uint8)
+    return a
 
 def write_label_png(path, # destination .png
                     labels:np.ndarray, # uint8 H x W class indices (0 bg, 1..C, 255 ignore)

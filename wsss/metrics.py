@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import NamedTuple
 import numpy as np
 from .core import ConfigError, DataError, visible_files, write_json
-from .data import VOC_CLASSES
+from .data import VOC_CLASSES, read_label_png
 
 # %% auto #0
-__all__ = ['confusion_matrix', 'iou_from_confusion', 'miou', 'precision_recall', 'scores', 'ConfusionMeter', 'confident_scores',
-           'cam_labels', 'default_thresholds', 'SweepBest', 'ThresholdSweep', 'cam_threshold_sweep',
-           'evaluate_cam_folder', 'read_labels', 'expected_ids', 'evaluate_folders', 'format_scores', 'eval_cli_report']
+__all__ = ['read_labels', 'confusion_matrix', 'iou_from_confusion', 'miou', 'precision_recall', 'scores', 'ConfusionMeter',
+           'confident_scores', 'cam_labels', 'default_thresholds', 'SweepBest', 'ThresholdSweep', 'cam_threshold_sweep',
+           'evaluate_cam_folder', 'expected_ids', 'evaluate_folders', 'format_scores', 'eval_cli_report']
 
 # %% ../nbs/02_metrics.ipynb #bca1af56
 def _to_numpy(x):
@@ -276,18 +276,9 @@ def evaluate_cam_folder(cam_dir, # folder with <id>.npz CAM files (keys, cam)
     return sw
 
 # %% ../nbs/02_metrics.ipynb #508e849f
-def read_labels(path) -> np.ndarray:
-    "A single-channel label PNG (palette or grey) as an H x W integer array; DataError naming the file."
-    from PIL import Image
-    path = Path(path)
-    if not path.exists(): raise DataError(f"{path}: label file missing")
-    try:
-        with Image.open(path) as im:
-            if im.mode not in ('P', 'L', 'I', 'I;16', '1'):
-                raise DataError(f"{path}: expected a single-channel label PNG (palette or grey), got mode {im.mode}")
-            return np.array(im)
-    except DataError: raise
-    except Exception as e: raise DataError(f"{path}: cannot be read as an image ({e})") from None
+# one label-PNG reader for the whole library: wsss.data.read_label_png (uint8 H x W; palette, grey, 16-bit grey or
+# 1-bit PNGs; DataError naming the file). `read_labels` is kept as its alias for existing callers.
+read_labels = read_label_png
 
 def _pair_counts(pred_path:Path, gt_path:Path) -> np.ndarray:
     "256 x 256 counts of (gt, pred) values of one file pair (rows gt)."
