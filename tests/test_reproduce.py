@@ -29,8 +29,8 @@ def _kill_when(proc, ready, what):
 
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
-    """A smoke run killed 1 s into train_cam, resumed and killed again right after train_cam's record, then resumed to
-    completion; returns (folder, last run's output, second run's output)."""
+    """A smoke run killed 1 s into train_cam, resumed and killed again as make_cam starts, then resumed to completion;
+    returns (folder, last run's output, second run's output)."""
     d = tmp_path_factory.mktemp('repro')
     before = nbs_snapshot()
     args = [*SMOKE, '--out', d / 'runs', '--figures', d / 'figs']
@@ -41,7 +41,8 @@ def run(tmp_path_factory):
         except (OSError, ValueError, KeyError): return False
     _kill_when(_start(args), train_cam_ran_1s, 'train_cam ran for 1 s')
     assert read_stage(rd, 'train_cam') is None and clock.exists()
-    second = _kill_when(_start(args), (rd / 'stages' / 'train_cam.json').exists, 'train_cam finished')
+    # then killed as make_cam starts (train_cam's record, its executed notebook and run.json are complete by then)
+    second = _kill_when(_start(args), (rd / 'stages' / 'make_cam.clock.json').exists, 'make_cam started')
     assert read_stage(rd, 'train_cam') is not None and read_stage(rd, 'make_pseudo') is None
     r = wsss(*args)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -166,6 +167,7 @@ def test_experiment_notebooks_run_all_with_their_defaults(tmp_path):
 def test_shared_kernel_gives_each_notebook_a_clean_namespace(tmp_path):
     "Stages share one kernel for speed; a later notebook must not see an earlier one's variables."
     from wsss.repro import SharedKernel, execute_stage, StageFailed
+    from wsss.core import DataError
     def nb(path, *sources):
         n = nbformat.v4.new_notebook(metadata={'kernelspec': {'name': 'python3', 'display_name': 'python3', 'language': 'python'}})
         n.cells = [nbformat.v4.new_code_cell(s) for s in sources]
@@ -190,3 +192,11 @@ def test_shared_kernel_gives_each_notebook_a_clean_namespace(tmp_path):
         assert str(tmp_path / 'out4.ipynb') in str(e.value) and str(tmp_path / 'd.log') in str(e.value)
     finally: kernel.close()
     assert not kernel.km.has_kernel
+
+def test_stage_seconds_live_in_the_stage_records(tmp_path):
+    "A kill between a stage record and run.json (or with run.json stale) loses no stage time: results read the records."
+    from wsss.repro import finish_stage, method_results
+    rd = tmp_path / 'cam'
+    for k, st in enumerate(METHOD_STAGES): finish_stage(rd, st, {'x': 0.5}, seconds=1.0 + k)
+    (rd / 'run.json').write_text(json.dumps({'seconds': {'make_cam': 99.0}}))  # stale, as after a kill
+    assert method_results(rd)['seconds'] == {st: 1.0 + k for k, st in enumerate(METHOD_STAGES)}
