@@ -106,8 +106,10 @@ class Reference:
         keys = np.flatnonzero(lab.numpy() > 0.5)
         return keys, total[torch.as_tensor(keys)].numpy()
 
-def _check_equal_to_reference(cam_dir, ds, sd):
-    ref, worst = Reference(sd), 0.0
+def _check_equal_to_reference(cam_dir, ds, sd, method=None, model=None):
+    "max |diff| of the CAM files (float16) against the reference, and of the float32 geometry output when `model` is given."
+    from wsss.cam import GEOMETRIES, normalize_cam
+    ref, worst, worst32 = Reference(sd), 0.0, 0.0
     with torch.no_grad():
         for i in range(len(ds)):
             it = ds[i]
@@ -116,8 +118,11 @@ def _check_equal_to_reference(cam_dir, ds, sd):
             assert keys.tolist() == rk.tolist() and cam.shape == rc.shape
             assert rc[1:].max() > 0.99 and rc.std() > 0.05  # non-degenerate maps: the comparison can fail
             worst = max(worst, float(np.abs(cam - rc).max()))
-    assert worst <= 1e-3, f"max |wsss - reference| = {worst}"
-    return worst
+            if model is not None:
+                _, c32 = normalize_cam(GEOMETRIES['sipe'](method, model, it['image'], (1.0, 0.5, 1.5, 2.0), True, 'cpu'), it['label'], has_background=True)
+                worst32 = max(worst32, float(np.abs(c32.numpy() - rc).max()))
+    assert worst <= 1e-3 and worst32 <= 1e-4, f"max |wsss - reference| = {worst} (files), {worst32} (float32)"
+    return worst, worst32
 
 def test_official_checkpoint_equals_reference(official, small_voc, tmp_path):
     path, sd = official
@@ -126,8 +131,8 @@ def test_official_checkpoint_equals_reference(official, small_voc, tmp_path):
     assert not model.training and isinstance(model, SipeNet)
     ds = SegmentationDataset(small_voc, 'train')
     make_cams(m, model, ds, tmp_path / 'cams', scales=(1.0, 0.5, 1.5, 2.0), flip=True, device='cpu', progress=False, workers=0, geometry='official')
-    worst = _check_equal_to_reference(tmp_path / 'cams', ds, sd)
-    print(f"official geometry vs reference: max |diff| = {worst:.2e}")
+    worst, worst32 = _check_equal_to_reference(tmp_path / 'cams', ds, sd, m, model)
+    print(f"official geometry vs reference: max |diff| = {worst:.2e} (float16 CAM files), {worst32:.2e} (float32)")
 
 def test_bad_checkpoint_names_the_file(tmp_path):
     m = SipeMethod(profile='paper', weights='random')
