@@ -125,12 +125,15 @@ def _check_equal_to_reference(cam_dir, ds, sd, method=None, model=None):
     return worst, worst32
 
 def test_official_checkpoint_equals_reference(official, small_voc, tmp_path):
+    "wsss make-cam --method sipe --checkpoint final.pth --geometry official == the reference, on 2 real VOC images."
     path, sd = official
+    r = wsss('make-cam', '--method', 'sipe', '--checkpoint', path, '--data-root', small_voc, '--out', tmp_path / 'cams',
+             '--geometry', 'official', '--device', 'cpu', '--quiet')
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     m = SipeMethod(profile='paper', weights='random')
     model = m.load_official_checkpoint(path, 20)
     assert not model.training and isinstance(model, SipeNet)
     ds = SegmentationDataset(small_voc, 'train')
-    make_cams(m, model, ds, tmp_path / 'cams', scales=(1.0, 0.5, 1.5, 2.0), flip=True, device='cpu', progress=False, workers=0, geometry='official')
     worst, worst32 = _check_equal_to_reference(tmp_path / 'cams', ds, sd, m, model)
     print(f"official geometry vs reference: max |diff| = {worst:.2e} (float16 CAM files), {worst32:.2e} (float32)")
 
@@ -143,6 +146,12 @@ def test_bad_checkpoint_names_the_file(tmp_path):
     (tmp_path / 'garbage.pth').write_bytes(b'not a checkpoint')
     with pytest.raises(WeightsError, match='garbage.pth'): m.load_official_checkpoint(tmp_path / 'garbage.pth', 20)
     with pytest.raises(WeightsError, match='missing.pth'): m.load_official_checkpoint(tmp_path / 'missing.pth', 20)
+
+def test_make_cam_with_a_bad_checkpoint_names_the_file(small_voc, tmp_path):
+    p = tmp_path / 'not_sipe.pth'
+    torch.save({'net': {'encoder.conv.weight': torch.zeros(3)}}, p)
+    r = wsss('make-cam', '--method', 'sipe', '--checkpoint', p, '--data-root', small_voc, '--out', tmp_path / 'cams', '--device', 'cpu')
+    assert r.returncode != 0 and 'not_sipe.pth' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
 
 def test_checkpoint_with_other_class_count_is_refused(official):
     with pytest.raises(WeightsError, match='shape mismatch'): SipeMethod(profile='paper', weights='random').load_official_checkpoint(official[0], 80)
