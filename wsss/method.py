@@ -180,6 +180,13 @@ class Method:
 
     def __repr__(self): return f"{type(self).__name__}(key={self.key!r}, {self.cfg})"
 
+# %% ../nbs/09_method.ipynb #a6fe9585
+def _class_scores(self, model:nn.Module, images:torch.Tensor) -> torch.Tensor:
+    "B x C image-level class scores (logits) for ImageNet-normalised B x 3 x H x W images; default `model(images)`."
+    return model(images)
+
+Method.class_scores = _class_scores
+
 # %% ../nbs/09_method.ipynb #1a99d7d3
 _REGISTRY: dict[str, type] = {}
 
@@ -401,6 +408,8 @@ def check_method(key:str, # registry key
             if not (torch.is_tensor(cam) and cam.dim() == 4 and cam.shape[:2] == (n, K)):
                 _fail(key, f"cam_forward must return B x K x h x w = {n} x {K} x h x w, got {tuple(getattr(cam, 'shape', ()))}")
             if not torch.isfinite(cam).all() or cam.min() < 0: _fail(key, "cam_forward must be finite and non-negative")
+            sc = method.class_scores(model, batch['image'])
+            if not (torch.is_tensor(sc) and sc.shape == (n, C)): _fail(key, f"class_scores must return B x C = {n} x {C} logits, got {tuple(getattr(sc, 'shape', ())) or type(sc).__name__}")
             seg = method.segmentation_model(model)
             if seg is not None:
                 s = seg(batch['image'])
