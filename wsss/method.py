@@ -45,6 +45,7 @@ class MethodConfig:
     poly_power: float = 0.9 # poly schedule power
     momentum: float = 0.9 # SGD momentum (real momentum; see official_momentum_bug)
     official_momentum_bug: bool = False # True: momentum = weight_decay, as every official PolyOptimizer
+    optimizer: str = 'sgd' # 'sgd' (every paper) or 'adamw' (CPU profiles: a random-init net in a few hundred steps)
     grad_clip: float|None = None # max gradient norm, None = off
     cam_scales: tuple = (1.0, 0.5, 1.5, 2.0) # multi-scale CAM inference
     cam_flip: bool = True # add flipped images at CAM inference
@@ -77,6 +78,8 @@ class MethodConfig:
         if self.weights is None: raise ConfigError("weights=None is ambiguous: use 'imagenet', 'random' or a path")
         for name in ('crop_size', 'batch_size', 'epochs', 'rounds', 'cam_batch_size'):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1: raise ConfigError(f"{name} must be a positive int, got {getattr(self, name)!r}")
+        from wsss.train import OPTIMIZERS
+        if self.optimizer not in OPTIMIZERS: raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         for name in ('lr', 'new_lr_mult'):
             if not getattr(self, name) > 0: raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
         lo, hi = self.resize_long
@@ -185,7 +188,8 @@ class Method:
         "Arguments of `wsss.train.fit` for this round (from the config)."
         c = self.cfg
         return dict(epochs=c.epochs, lr=c.lr, poly_power=c.poly_power, momentum=c.momentum, weight_decay=c.weight_decay,
-                    official_momentum_bug=c.official_momentum_bug, grad_clip=c.grad_clip)
+                    official_momentum_bug=c.official_momentum_bug, grad_clip=c.grad_clip,
+                    optimizer=c.optimizer)
 
     def train_transform(self):
         "The training-time item transform (random resize of the long side, crop, flip), from wsss.data."
