@@ -97,3 +97,14 @@ def test_fork_and_spawn_pools_agree():
     spawn = crf_map(crf_softmax, jobs, workers=2, start_method='spawn', preset='psa')
     assert all(np.array_equal(a, b) for a, b in zip(fork, spawn))
     with pytest.raises(ConfigError, match='start_method'): crf_map(crf_labels, jobs[:2], workers=2, start_method='thread')
+
+def test_process_pool_shows_progress(capsys):
+    "The CRF pool was silent for minutes on VOC: its bar counts results as the workers return them."
+    jobs = [(toy(seed=s)[0], toy(seed=s)[1].argmax(0), 2) for s in range(4)]
+    crf_map(crf_labels, jobs, workers=2, chunksize=1, preset='irn', progress='crf pool')
+    err = capsys.readouterr().err
+    assert 'crf pool' in err and '4/4' in err, err
+    crf_map(crf_labels, jobs[:2], workers=0, preset='irn', progress=True)  # the serial path too
+    assert '2/2' in capsys.readouterr().err
+    crf_map(crf_labels, jobs[:2], workers=2, preset='irn')
+    assert capsys.readouterr().err == ''  # no bar unless asked

@@ -267,6 +267,7 @@ def test_bad_inputs_raise_dataerror_naming_the_file(tmp_path):
     # every problem at once
     probs = validate_dataset(root)
     assert len(probs) == 3 and all(any(ids[k] in p for p in probs) for k in range(3))
+    assert any(f'{ids[2]}.png: mask has values [77] outside 0..20 and 255' in p for p in probs), probs  # plain numbers, no numpy repr
     # a split naming a missing file
     (root/'ImageSets'/'Segmentation'/'miss.txt').write_text(ids[3] + '\nno_such_image\n')
     with pytest.raises(DataError, match='no_such_image.jpg.*miss.txt'): SegmentationDataset(root, 'miss')

@@ -24,6 +24,8 @@ def test_runtime_requirements_do_not_need_nbdev():
     reqs = settings()['requirements'].lower()
     for dev_only in ('nbdev', 'fastcore', 'execnb', 'jupyterlab'): assert dev_only not in reqs
     assert 'nbdev==2.4.14' in settings()['dev_requirements']
+    # tqdm.auto in JupyterLab needs ipywidgets, or every progress bar warns "IProgress not found"
+    assert 'ipywidgets' in settings()['dev_requirements'] and 'ipywidgets' not in reqs
 
 def test_notebooks_found():
     names = {p.name for p in LIBRARY_NOTEBOOKS}

@@ -125,3 +125,11 @@ def test_eval_pseudo_labels_confident_scores(tmp_path):
     with pytest.raises(DataError, match='255'): eval_pseudo_labels(tmp_path, One(), confident=False)
     (tmp_path / 'x.png').unlink()
     with pytest.raises(DataError, match='x.png'): eval_pseudo_labels(tmp_path, One())
+
+def test_crf_pool_and_evaluation_show_progress(tmp_path, capsys):
+    ds = Scenes()
+    cams = ds.write_cams(tmp_path / 'cams')
+    make_pseudo_labels(cams, ds, tmp_path / 'crf', kind='crf', workers=2)
+    eval_pseudo_labels(tmp_path / 'crf', ds)
+    err = capsys.readouterr().err
+    assert 'pseudo[crf]' in err and f'{len(ds)}/{len(ds)}' in err and 'eval crf' in err, err

@@ -15,43 +15,67 @@ def wsss(*args, timeout=600):
 def nbs_snapshot():
     return sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'nbs').rglob('*') if '.ipynb_checkpoints' not in p.parts)
 
+def _start(args):
+    return subprocess.Popen([*WSSS, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+def _kill_when(proc, ready, what):
+    "SIGKILL the run's process group as soon as `ready()` holds; its output so far."
+    try:
+        while not ready() and proc.poll() is None: time.sleep(0.1)
+        assert proc.poll() is None, f"the run ended before {what}: " + proc.stdout.read()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+    return proc.stdout.read()
+
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
-    "A smoke run killed during make_cam, then resumed to completion; returns (folder, resumed run's output)."
+    """A smoke run killed 1 s into train_cam, resumed and killed again right after train_cam's record, then resumed to
+    completion; returns (folder, last run's output, second run's output)."""
     d = tmp_path_factory.mktemp('repro')
     before = nbs_snapshot()
     args = [*SMOKE, '--out', d / 'runs', '--figures', d / 'figs']
-    proc = subprocess.Popen([*WSSS, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    trained = d / 'runs' / 'synthetic' / 'smoke' / 'cam' / 'stages' / 'train_cam.json'
-    try:
-        while not trained.exists() and proc.poll() is None: time.sleep(0.2)
-        assert proc.poll() is None, "the run ended before it could be interrupted: " + proc.stdout.read()
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL); proc.wait()
     rd = d / 'runs' / 'synthetic' / 'smoke' / 'cam'
+    clock = rd / 'stages' / 'train_cam.clock.json'
+    def train_cam_ran_1s():
+        try: return json.loads(clock.read_text())['seconds_this_attempt'] >= 1.0
+        except (OSError, ValueError, KeyError): return False
+    _kill_when(_start(args), train_cam_ran_1s, 'train_cam ran for 1 s')
+    assert read_stage(rd, 'train_cam') is None and clock.exists()
+    second = _kill_when(_start(args), (rd / 'stages' / 'train_cam.json').exists, 'train_cam finished')
     assert read_stage(rd, 'train_cam') is not None and read_stage(rd, 'make_pseudo') is None
     r = wsss(*args)
     assert r.returncode == 0, r.stdout + r.stderr
     assert nbs_snapshot() == before, "reproduce must not write into nbs/"
-    return d, r
+    return d, r, second
+
+def test_killed_stage_reports_time_before_and_after_the_interruption(run):
+    d, _, second = run
+    assert '[cam] train_cam ... resuming after an interruption' in second, second
+    rec = read_stage(d / 'runs' / 'synthetic' / 'smoke' / 'cam', 'train_cam')
+    assert rec['seconds_before_interruption'] >= 1.0 and rec['seconds_after_interruption'] > 0 and rec['attempts'] == 2
+    assert rec['seconds'] == pytest.approx(rec['seconds_before_interruption'] + rec['seconds_after_interruption'], abs=0.01)
+    assert not list((d / 'runs').rglob('*.clock.json'))  # every clock folded into its record
 
 def test_resumed_run_skips_what_finished_before_the_kill(run):
-    _, r = run
+    d, r, _ = run
     assert '[cam] train_cam ... skipped' in r.stdout
     for st in METHOD_STAGES[1:]: assert f'[cam] {st} ... done in' in r.stdout, r.stdout
     assert '[report] ... done in' in r.stdout
+    assert str(d / 'figs' / 'results_synthetic_smoke.md') in r.stdout.strip().splitlines()[-1]  # the end message names the table
 
 def test_results_json_schema_and_range(run):
-    d, _ = run
+    d, _, _ = run
     res = json.loads((d / 'runs' / 'synthetic' / 'smoke' / 'results.json').read_text())
     check_results(res)
     assert res['dataset'] == 'synthetic' and res['profile'] == 'smoke' and list(res['methods']) == ['cam']
     cam = res['methods']['cam']
     for k in ('cam_miou', 'pseudo_miou', 'pseudo_crf_miou', 'cam_threshold'): assert 0 <= cam[k] <= 1, (k, cam[k])
     assert set(cam['seconds']) == set(METHOD_STAGES) and all(v > 0 for v in cam['seconds'].values())
+    rd = d / 'runs' / 'synthetic' / 'smoke' / 'cam'
+    assert cam['seconds'] == {st: read_stage(rd, st)['seconds'] for st in METHOD_STAGES}  # one source: the stage records
 
 def test_run_directory_holds_executed_notebooks_and_provenance(run):
-    d, _ = run
+    d, _, _ = run
     rd = d / 'runs' / 'synthetic' / 'smoke' / 'cam'
     for st in METHOD_STAGES:
         nb = nbformat.read(rd / f'{st}.ipynb', as_version=4)
@@ -64,7 +88,7 @@ def test_run_directory_holds_executed_notebooks_and_provenance(run):
     assert len(list((rd / 'cams').glob('*.npz'))) == len((rd.parents[2] / 'data' / 'synthetic-smoke-seed0' / 'ImageSets' / 'Segmentation' / 'train.txt').read_text().split())
 
 def test_figures_and_table(run):
-    d, _ = run
+    d, _, _ = run
     names = sorted(p.name for p in (d / 'figs').iterdir())
     assert names == ['cam_threshold_synthetic_smoke.png', 'qualitative_synthetic_smoke.png', 'results_synthetic_smoke.md']
     assert all((d / 'figs' / n).stat().st_size > 1000 for n in names[:2])
@@ -72,14 +96,14 @@ def test_figures_and_table(run):
     assert '| `cam` |' in table and 'CAM mIoU' in table
 
 def test_rerun_skips_every_stage(run):
-    d, _ = run
+    d, _, _ = run
     r = wsss(*SMOKE, '--out', d / 'runs', '--figures', d / 'figs')
     assert r.returncode == 0, r.stderr
     for st in METHOD_STAGES: assert f'[cam] {st} ... skipped' in r.stdout
     assert '[report] ... skipped' in r.stdout and 'done in' not in r.stdout
 
 def test_deleted_record_and_cam_file_are_redone(run):
-    d, _ = run
+    d, _, _ = run
     rd = d / 'runs' / 'synthetic' / 'smoke' / 'cam'
     victim = sorted((rd / 'cams').glob('*.npz'))[0]
     victim.unlink(); (rd / 'stages' / 'make_cam.json').unlink()
@@ -91,7 +115,7 @@ def test_deleted_record_and_cam_file_are_redone(run):
     check_results(json.loads((rd.parent / 'results.json').read_text()))
 
 def test_corrupt_image_names_the_file(run, tmp_path):
-    d, _ = run
+    d, _, _ = run
     data = tmp_path / 'syn'
     shutil.copytree(d / 'runs' / 'data' / 'synthetic-smoke-seed0', data)
     bad = data / 'JPEGImages' / f"{(data / 'ImageSets' / 'Segmentation' / 'train.txt').read_text().split()[2]}.jpg"
@@ -101,6 +125,9 @@ def test_corrupt_image_names_the_file(run, tmp_path):
     err = r.stderr.strip().splitlines()[-1]
     assert err.startswith('wsss: error:') and str(bad) in err, r.stderr
     assert 'Traceback' not in r.stderr
+    # found by the check before the first stage: no notebook ran, no training started
+    assert 'before any stage' in err and '[cam] train_cam' not in r.stdout, r.stdout
+    assert not list((tmp_path / 'runs').rglob('*.ipynb'))
 
 @pytest.mark.parametrize('root, needle', [('missing', 'no such directory'), ('empty', 'not a PASCAL VOC')])
 def test_wrong_voc_root(root, needle, tmp_path):
@@ -117,6 +144,11 @@ def test_voc_smoke_on_real_images(tmp_path):
     assert (tmp_path / 'figs' / 'results_voc_smoke.md').is_file()
     rec = read_stage(tmp_path / 'runs' / 'voc' / 'smoke' / 'cam', 'eval_cam')
     assert rec['n_images'] == SMOKE_MAX_IMAGES and len(rec['iou']) == 21  # the smoke cap on real data; 20 VOC classes + background
+    # a random-init CPU profile on real photos says, before the run and in the table, that its numbers mean little
+    first = r.stdout.index('[warning]')
+    assert first < r.stdout.index('[cam] train_cam') and 'random initialisation' in r.stdout and '--profile paper' in r.stdout
+    table = (tmp_path / 'figs' / 'results_voc_smoke.md').read_text()
+    assert 'Warning' in table.split('|')[0] and 'random initialisation' in table
 
 def test_experiment_notebooks_run_all_with_their_defaults(tmp_path):
     "A reader's Run All: every stage notebook with its own parameters, from its folder, outputs under ../../runs."
@@ -149,6 +181,12 @@ def test_shared_kernel_gives_each_notebook_a_clean_namespace(tmp_path):
         execute_stage(second, tmp_path / 'out2.ipynb', {}, cwd=tmp_path / 'b', stream=None, kernel=kernel, log_file=tmp_path / 'b.log')
         assert (tmp_path / 'b.log').read_text().split() == [str(tmp_path / 'b'), '2']  # its own cwd and parameters
         bad = nb(tmp_path / 'bad.ipynb', 'x = 0', "raise RuntimeError('boom')")
-        with pytest.raises(StageFailed, match='boom'): execute_stage(bad, tmp_path / 'out3.ipynb', {}, cwd=tmp_path, stream=None, kernel=kernel)
+        with pytest.raises(StageFailed, match='boom') as e:
+            execute_stage(bad, tmp_path / 'out3.ipynb', {}, cwd=tmp_path, stream=None, kernel=kernel, log_file=tmp_path / 'bad.log')
+        assert str(tmp_path / 'out3.ipynb') in str(e.value) and str(tmp_path / 'bad.log') in str(e.value)  # where to look
+        data_err = nb(tmp_path / 'data.ipynb', 'x = 0', "from wsss.core import DataError\nraise DataError('x.jpg: corrupt')")
+        with pytest.raises(DataError, match='x.jpg: corrupt') as e:
+            execute_stage(data_err, tmp_path / 'out4.ipynb', {}, cwd=tmp_path, stream=None, kernel=kernel, log_file=tmp_path / 'd.log')
+        assert str(tmp_path / 'out4.ipynb') in str(e.value) and str(tmp_path / 'd.log') in str(e.value)
     finally: kernel.close()
     assert not kernel.km.has_kernel

@@ -137,3 +137,14 @@ def test_grad_clip_bounds_the_update(tmp_path):
         momentum=0.0, weight_decay=0.0, grad_clip=1e-3, device='cpu', progress=False)
     # 3 steps, each |delta| <= lr * 10 (lr_mult) * clip
     assert (net.classifier.weight.detach() - w0).norm() <= 3 * 0.1 * 1e-3 * 1.0001
+
+
+def test_resume_says_from_which_epoch(tmp_path, capsys):
+    class Crash(Exception): pass
+    def crash(epoch, summary):
+        if epoch == 2: raise Crash
+    with pytest.raises(Crash): _fit(tmp_path, on_epoch_end=crash)
+    net, loader, groups = _setup()
+    r = fit(net, loader, _loss, groups, epochs=3, out_dir=tmp_path, lr=0.05, device='cpu', progress=True, log_every=2)
+    assert r['resumed_from_epoch'] == 2
+    assert 'resumed from epoch 2 of 3' in capsys.readouterr().err

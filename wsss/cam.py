@@ -283,6 +283,8 @@ def eval_cams(cam_dir, # folder of `<id>.npz` CAM files
               dataset, # items with `id` and `mask` (uint8 H x W GT, 255 ignore); needs `.num_classes` (C + 1)
               thresholds=None, # ascending background thresholds swept; default 0.05..0.95 step 0.01
               paper_threshold:float=0.15, # IRN `cam_eval_thres` (run_sample.py); added to the sweep, reported separately
+              progress:bool=True, # tqdm progress bar
+              check_labels:bool=False, # each file's classes must be the image's labels (catches a CAM folder of another dataset)
              ) -> dict:
     "IRN's eval_cam over a folder: mIoU curve, best and paper threshold, per-class IoU, object coverage."
     from wsss.metrics import ThresholdSweep, default_thresholds, iou_from_confusion
@@ -293,11 +295,18 @@ def eval_cams(cam_dir, # folder of `<id>.npz` CAM files
     sweep = ThresholdSweep(n, thr)
     hits, total = np.zeros((n, len(thr)), np.int64), np.zeros(n, np.int64)
     kinds = set()
-    for i in range(len(dataset)):
+    from tqdm.auto import tqdm
+    for i in tqdm(range(len(dataset)), desc='eval_cam', disable=not progress):
         item = dataset[i]
         if item.get('mask') is None: raise DataError(f"{item['id']}: eval_cams needs ground-truth masks (the dataset item has none)")
         path, gt = cam_dir/f"{item['id']}.npz", np.asarray(item['mask'])
         keys, cam = load_cam(path)
+        if len(keys) and (keys.max() >= n or keys.min() < 0):
+            raise DataError(f"{path}: class key {int(keys.max())} but the dataset has classes 0..{n - 1} (a CAM folder of another dataset?)")
+        if check_labels and item.get('label') is not None:
+            want = (np.flatnonzero(np.asarray(item['label']) > 0.5) + 1).tolist()
+            if keys[keys > 0].tolist() != want:
+                raise DataError(f"{path}: CAM classes {keys[keys > 0].tolist()} but the image's labels are {want} (a CAM folder of another dataset?)")
         if cam.shape[1:] != gt.shape: raise DataError(f"{path}: CAM is {cam.shape[1:]} but the mask is {gt.shape}")
         sweep.update(cam, keys, gt)
         cls, score, fg = _own_class_scores(keys, cam, gt)

@@ -10,8 +10,9 @@ from .core import WsssError, ConfigError, DataError, WeightsError
 from .repro import DATASETS, PROFILES, STAGES, StageFailed, reproduce
 
 # %% auto #0
-__all__ = ['register_subcommand', 'HelpFormatter', 'build_parser', 'main', 'add_data_parser', 'add_eval_parser',
-           'add_reproduce_parser']
+__all__ = ['CAM_MANIFEST', 'EVAL_CAM_EXTRAS', 'register_subcommand', 'HelpFormatter', 'build_parser', 'main', 'add_data_parser',
+           'add_eval_parser', 'add_reproduce_parser', 'load_checkpoint', 'check_cam_folder', 'add_make_cam_parser',
+           'add_eval_cam_parser', 'eval_cam_table', 'add_make_pseudo_parser']
 
 # %% ../nbs/11_cli.ipynb #903bb39b
 _SUBCOMMANDS: list = []
@@ -22,8 +23,12 @@ def register_subcommand(fn): # a function add_<name>_parser(sub) adding one subc
     _SUBCOMMANDS.append(fn)
     return fn
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    "Help with every option's default shown, and descriptions/epilogs kept as written."
+class HelpFormatter(argparse.HelpFormatter):
+    "Help that shows every option's default (options whose default is None or False explain it in their text)."
+    def _get_help_string(self, action):
+        h = action.help or ''
+        if '%(default)' in h or not action.option_strings or action.default in (None, False, argparse.SUPPRESS): return h
+        return h + ' (default: %(default)s)'
 
 def _positive_int(s):
     try: v = int(s)
@@ -107,7 +112,7 @@ def _literal(s):
 def _cmd_validate(a):
     from wsss.data import validate_dataset
     if not Path(a.root).is_dir(): raise DataError(f"{a.root}: no such directory")
-    problems = validate_dataset(a.root, splits=a.split)
+    problems = validate_dataset(a.root, splits=a.split, progress=True)
     for p in problems: print(p)
     print(f"{a.root}: {len(problems)} problem{'s' if len(problems) != 1 else ''}" if problems else f"{a.root}: no problems found")
     return 1 if problems else 0
@@ -123,11 +128,17 @@ def add_eval_parser(sub):
     e.add_argument('--gt', required=True, help='folder of ground-truth label PNGs (255 = ignore)')
     e.add_argument('--num-classes', type=_positive_int, help='classes including background (default: inferred)')
     e.add_argument('--json', metavar='OUT', help='also write the scores as JSON (atomic)')
+    which = e.add_mutually_exclusive_group()
+    which.add_argument('--split', metavar='NAME|FILE', help='expect the ids of this split: a name under ImageSets/Segmentation of the dataset '
+                       'holding --gt, or a list file (default: every ground-truth PNG)')
+    which.add_argument('--ids', metavar='FILE', help='expect the ids listed in FILE (one per line)')
+    e.add_argument('--allow-missing', action='store_true', help='score the predictions present, warn about the missing ones and '
+                   'record them in the JSON (default: a missing prediction is an error)')
     e.set_defaults(func=_cmd_eval)
 
 def _cmd_eval(a):
     from wsss.metrics import eval_cli_report
-    print(eval_cli_report(a.pred, a.gt, num_classes=a.num_classes, json_out=a.json))
+    print(eval_cli_report(a.pred, a.gt, num_classes=a.num_classes, json_out=a.json, split=a.split, ids=a.ids, allow_missing=a.allow_missing))
     if a.json: print(f"scores written to {a.json}")
 
 
@@ -157,3 +168,208 @@ def _cmd_reproduce(a):
               device=a.device, seed=a.seed, force=a.force, stages=a.stages, log=lambda s: print(s, flush=True),
               stream=None if a.quiet else sys.stderr, fresh_kernels=a.fresh_kernels)
 
+
+# %% ../nbs/11_cli.ipynb #8cf7ae12
+def _scales(s):
+    try: v = tuple(float(x) for x in s.split(',') if x.strip())
+    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a comma-separated list of numbers") from None
+    if not v or min(v) <= 0: raise argparse.ArgumentTypeError(f"{s!r}: scales must be positive numbers")
+    return v
+
+def _stage_dataset(a, purpose:str='cam'):
+    "The dataset of a stage command: --dataset, --data-root, --split (one error line naming the option at fault)."
+    from wsss.repro import resolve_data_root
+    from wsss.data import open_dataset, available_splits
+    if a.dataset == 'synthetic' and not a.data_root:
+        raise ConfigError("--data-root is required (create a synthetic benchmark with `wsss data synthetic --out DIR`)")
+    root = resolve_data_root(a.dataset, a.data_root)
+    if a.dataset != 'coco':
+        splits = available_splits(root)
+        if a.split not in splits: raise ConfigError(f"--split: unknown split {a.split!r} in {root} (available: {', '.join(splits) or 'none'})")
+    return open_dataset(a.dataset, root, split=a.split)
+
+def _add_data_options(p, split_help='the split whose images are processed'):
+    p.add_argument('--data-root', required=True, help='dataset folder (VOC: VOCdevkit, VOC2012 or their parent)')
+    p.add_argument('--dataset', default='voc', choices=DATASETS, help='dataset layout')
+    p.add_argument('--split', default='train', help=split_help)
+
+CAM_MANIFEST = 'cams.json'  # what make-cam records in its output folder
+
+def load_checkpoint(method_key:str, # the registered method the checkpoint belongs to
+                    path, # a wsss model.pt, or an official checkpoint the method reads
+                    class_names, # the dataset's C foreground class names
+                    device='cpu'):
+    "(method, model, kind) from a wsss `model.pt` (kind 'wsss') or the method's official checkpoint (kind 'official')."
+    import torch
+    from wsss.method import get_method, load_trained
+    cls = get_method(method_key)
+    path = Path(path)
+    if not path.is_file(): raise WeightsError(f"{path}: checkpoint not found")
+    try: saved = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e: raise WeightsError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+    if isinstance(saved, dict) and saved.get('format') == 'wsss.method/1':
+        if saved.get('method') != method_key:
+            raise ConfigError(f"--method {method_key!r} but {path} is a wsss model of method {saved.get('method')!r}")
+        if tuple(saved.get('class_names', ())) != tuple(class_names):
+            raise DataError(f"{path}: trained on {len(saved.get('class_names', ()))} classes {tuple(saved.get('class_names', ()))[:3]}... "
+                            f"but the dataset has {len(class_names)} classes {tuple(class_names)[:3]}...")
+        method, model = load_trained(path, device)
+        return method, model, 'wsss'
+    method = cls(profile='paper')
+    formats = '; '.join(cls.official_checkpoint_formats) or 'none'
+    try: model = method.load_official_checkpoint(path, len(class_names))
+    except WeightsError as e:
+        raise WeightsError(f"{path}: neither a wsss model.pt of method {method_key!r} nor an official checkpoint it reads "
+                           f"(official formats: {formats}): {str(e).splitlines()[0]}") from None
+    return method, model.to(device).eval(), 'official'
+
+def check_cam_folder(cam_dir, # a make-cam output folder
+                     dataset, # the dataset it should belong to
+                    ) -> Path:
+    "DataError (one line) unless `cam_dir` holds a CAM file for every id of `dataset` and, if recorded, the same classes."
+    from wsss.core import read_json
+    cam_dir = Path(cam_dir)
+    if not cam_dir.is_dir(): raise DataError(f"--cams {cam_dir}: no such directory")
+    man = read_json(cam_dir/CAM_MANIFEST, {}) or {}
+    if man.get('class_names') is not None and tuple(man['class_names']) != tuple(dataset.class_names):
+        raise DataError(f"--cams {cam_dir}: CAMs of another dataset ({len(man['class_names'])} classes {tuple(man['class_names'])[:3]}..., "
+                        f"made from {man.get('data_root')}), but this dataset has {len(dataset.class_names)} classes {tuple(dataset.class_names)[:3]}...")
+    have = {p.stem for p in cam_dir.glob('*.npz')}
+    ids = [str(i) for i in dataset.ids]
+    missing = [i for i in ids if i not in have]
+    if missing and len(missing) == len(ids):
+        raise DataError(f"--cams {cam_dir}: no CAM file for any of the {len(ids)} ids of split {getattr(dataset, 'split', '?')!r} "
+                        f"({len(have)} other .npz files there): a CAM folder of another dataset or split?")
+    if missing:
+        raise DataError(f"--cams {cam_dir}: no CAM file for {len(missing)} of the {len(ids)} ids of split {getattr(dataset, 'split', '?')!r} "
+                        f"(first: {missing[0]}.npz); finish it with `wsss make-cam` (it resumes)")
+    return cam_dir
+
+# %% ../nbs/11_cli.ipynb #a6f99924
+@register_subcommand
+def add_make_cam_parser(sub):
+    "`wsss make-cam`: CAM files for every image of a split, from a wsss model.pt or an official checkpoint."
+    p = sub.add_parser('make-cam', help='write CAMs (.npz) for a split from a model.pt or an official checkpoint',
+                       formatter_class=HelpFormatter,
+                       description='Multi-scale + flip class activation maps for every image of --split (IRN step/make_cam.py), '
+                                   'one <id>.npz per image (keys int64[K], cam float16 K x H x W, max-normalised). '
+                                   'Existing readable files are kept: rerun the same command to resume.')
+    p.add_argument('--method', required=True, help='registered method key the checkpoint belongs to (e.g. cam)')
+    p.add_argument('--checkpoint', required=True, metavar='FILE',
+                   help="a wsss model.pt (train_method / wsss reproduce) or the method's official checkpoint (cam: IRN res50_cam.pth)")
+    _add_data_options(p)
+    p.add_argument('--out', required=True, help='folder receiving <id>.npz and cams.json (created)')
+    p.add_argument('--geometry', default=None, help="'official' (the method's released inference), 'aligned' (batched) or a "
+                   "registered geometry; default: official for an official checkpoint, the model.pt's cam_geometry otherwise")
+    p.add_argument('--scales', type=_scales, default=None, help='comma-separated scales, e.g. 1,0.5,1.5,2; default: the checkpoint\'s '
+                   '(official: the paper profile, IRN 1.0,0.5,1.5,2.0)')
+    p.add_argument('--no-flip', action='store_true', help='do not add horizontal flips (default: the checkpoint\'s setting; IRN flips)')
+    p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
+    p.add_argument('--batch-size', type=_positive_int, default=None, help='same-size images per forward pass (aligned geometry only); '
+                   'default: the checkpoint\'s cam_batch_size')
+    p.add_argument('--overwrite', action='store_true', help='recompute every file, and accept a folder made with other settings')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.set_defaults(func=_cmd_make_cam)
+
+def _cmd_make_cam(a):
+    from wsss.core import pick_device, read_json, write_json
+    from wsss.cam import GEOMETRIES, make_cams, resolve_geometry
+    if a.geometry is not None and a.geometry != 'official' and a.geometry not in GEOMETRIES:  # before any loading
+        raise ConfigError(f"--geometry: unknown geometry {a.geometry!r} (choose from official, {', '.join(sorted(GEOMETRIES))})")
+    data = _stage_dataset(a)
+    dev = pick_device(a.device)
+    method, model, kind = load_checkpoint(a.method, a.checkpoint, data.class_names, dev)
+    cfg = method.cfg
+    geometry = a.geometry or ('official' if kind == 'official' else cfg.cam_geometry)
+    geo = resolve_geometry(method, geometry)
+    scales, flip = tuple(a.scales or cfg.cam_scales), not a.no_flip and bool(cfg.cam_flip)
+    out = Path(a.out)
+    settings = dict(method=a.method, checkpoint=str(Path(a.checkpoint).resolve()), checkpoint_kind=kind, geometry=geo,
+                    scales=list(scales), flip=flip, dataset=a.dataset, data_root=str(Path(a.data_root).resolve()), split=a.split,
+                    class_names=list(data.class_names))
+    old = read_json(out/CAM_MANIFEST, None)
+    if old and not a.overwrite:
+        diff = sorted(k for k in settings if k != 'data_root' and old.get(k) != settings[k])
+        if diff: raise ConfigError(f"--out {out}: holds CAMs made with other settings ({', '.join(f'{k}: {old.get(k)!r}' for k in diff[:3])}); "
+                                   "use another --out, or --overwrite")
+    write_json(out/CAM_MANIFEST, settings)
+    t0 = time.time()
+    info = make_cams(method, model, data, out, scales=scales, flip=flip, device=dev, batch_size=a.batch_size or cfg.cam_batch_size,
+                     geometry=geo, overwrite=a.overwrite, progress=not a.quiet)
+    print(f"{info['n_written']} CAM files written, {info['n_skipped']} already there, to {out.resolve()} "
+          f"({kind} checkpoint, {geo} geometry, scales {','.join(map(str, scales))}{' + flip' if flip else ''}, "
+          f"{info['device']}, {time.time() - t0:.1f} s)")
+
+# %% ../nbs/11_cli.ipynb #219835c1
+EVAL_CAM_EXTRAS: list = []  # fn(args, dataset) -> dict of extra numbers for `wsss eval-cam` (see above)
+
+@register_subcommand
+def add_eval_cam_parser(sub):
+    "`wsss eval-cam`: score a CAM folder against the ground truth."
+    p = sub.add_parser('eval-cam', help='score a CAM folder: best background threshold, mIoU curve, coverage',
+                       formatter_class=HelpFormatter,
+                       description="IRN step/eval_cam.py on a folder of <id>.npz CAMs: mIoU over the background-threshold sweep "
+                                   "(best threshold and curve), at the paper threshold, and object coverage.")
+    p.add_argument('--cams', required=True, help='folder of <id>.npz CAM files (wsss make-cam)')
+    _add_data_options(p, 'the split to score (its ground-truth masks)')
+    p.add_argument('--paper-threshold', type=float, default=0.15, help="the paper's fixed background threshold (IRN cam_eval_thres)")
+    p.add_argument('--json', metavar='OUT', help='also write every number, curve and per-class IoU as JSON (atomic)')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.set_defaults(func=_cmd_eval_cam)
+
+def eval_cam_table(ev:dict) -> str:
+    "The table `wsss eval-cam` prints: the summary numbers, then per-class IoU at the best threshold."
+    pct = lambda v: '–' if v is None or v != v else f"{100 * v:.2f}"
+    thr = lambda v: 'argmax' if v is None else f"{v:.2f}"
+    rows = [('images', str(ev['n_images'])), ('best threshold (sweep)', thr(ev['best_threshold'])), ('mIoU at best threshold', pct(ev['best_miou'])),
+            ('paper threshold', thr(ev['paper_threshold'])), ('mIoU at paper threshold', pct(ev['paper_miou'])),
+            ('object coverage at best threshold', pct(ev['coverage']))]
+    rows += [(k, pct(v) if isinstance(v, float) else str(v)) for k, v in (ev.get('extras') or {}).items()]
+    w = max(len(k) for k, _ in rows)
+    lines = [f"{k:<{w}}  {v:>8}" for k, v in rows] + ['', f"{'class':<{w}}  {'IoU':>8}"]
+    lines += [f"{c:<{w}}  {pct(v):>8}" for c, v in ev['iou'].items()]
+    return '\n'.join(lines)
+
+def _cmd_eval_cam(a):
+    from wsss.core import write_json
+    from wsss.cam import eval_cams
+    data = _stage_dataset(a)
+    check_cam_folder(a.cams, data)
+    ev = eval_cams(a.cams, data, paper_threshold=a.paper_threshold, progress=not a.quiet, check_labels=True)
+    extras = {}
+    for fn in EVAL_CAM_EXTRAS: extras.update(fn(a, data) or {})
+    if extras: ev['extras'] = extras
+    print(eval_cam_table(ev))
+    if a.json: write_json(a.json, dict(ev, cams=str(Path(a.cams).resolve()), split=a.split)); print(f"scores written to {a.json}")
+
+# %% ../nbs/11_cli.ipynb #05ae9575
+@register_subcommand
+def add_make_pseudo_parser(sub):
+    "`wsss make-pseudo`: pseudo-label PNGs from a CAM folder."
+    from wsss.repro import PSEUDO_KINDS
+    p = sub.add_parser('make-pseudo', help='turn a CAM folder into pseudo-label PNGs (threshold, crf or IRN confident labels)',
+                       formatter_class=HelpFormatter,
+                       description='Pseudo labels <id>.png (VOC palette; 255 = unsure for --kind ir) from a folder of CAMs. '
+                                   'Existing readable labels are kept: rerun the same command to resume.')
+    p.add_argument('--cams', required=True, help='folder of <id>.npz CAM files (wsss make-cam)')
+    _add_data_options(p, 'the split whose CAMs are turned into labels')
+    p.add_argument('--kind', required=True, choices=PSEUDO_KINDS, help='threshold, crf (dense CRF) or ir (IRN confident labels)')
+    p.add_argument('--out', required=True, help='folder receiving <id>.png (created)')
+    p.add_argument('--threshold', type=float, default=0.15, help='background score for threshold and crf (IRN cam_eval_thres)')
+    p.add_argument('--fg-threshold', type=float, default=0.30, help='ir: confident foreground above (IRN conf_fg_thres)')
+    p.add_argument('--bg-threshold', type=float, default=0.05, help='ir: confident background below (IRN conf_bg_thres)')
+    p.add_argument('--workers', type=_nonneg_int, default=None, help='CRF processes (default: the CPU count; 0: serial)')
+    p.add_argument('--overwrite', action='store_true', help='recompute every label')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.set_defaults(func=_cmd_make_pseudo)
+
+def _cmd_make_pseudo(a):
+    from wsss.pseudo import make_pseudo_labels
+    data = _stage_dataset(a)
+    check_cam_folder(a.cams, data)
+    t0 = time.time()
+    info = make_pseudo_labels(a.cams, data, a.out, kind=a.kind, threshold=a.threshold, fg_threshold=a.fg_threshold,
+                              bg_threshold=a.bg_threshold, workers=a.workers, overwrite=a.overwrite, progress=not a.quiet)
+    gt = getattr(data, 'mask_dir', None)
+    print(f"{info['n_written']} {a.kind} labels written, {info['n_skipped']} already there, to {Path(a.out).resolve()} ({time.time() - t0:.1f} s)")
+    if gt is not None: print(f"score them: wsss eval --pred {a.out} --gt {gt} --split {a.split}")

@@ -139,6 +139,7 @@ def crf_map(fn, # importable function (module level or functools.partial), e.g. 
             workers:int|None=None, # processes; None = all CPUs, 0 = serial in this process
             chunksize:int|None=None, # items per task (default: about 4 tasks per worker)
             start_method:str|None=None, # 'fork', 'spawn' or 'forkserver'; None: fork on Linux, spawn elsewhere
+            progress:bool|str=False, # a tqdm bar (a str: its label), updated as results come back from the workers
             **kwargs, # keyword arguments passed to every call
            ) -> list:
     "`[fn(*item, **kwargs) for item in items]` over a process pool, results in order."
@@ -146,14 +147,17 @@ def crf_map(fn, # importable function (module level or functools.partial), e.g. 
     if workers is None: workers = os.cpu_count() or 1
     if not isinstance(workers, (int, np.integer)) or workers < 0: raise ConfigError(f"workers must be a non-negative int, got {workers!r}")
     workers = min(int(workers), len(items))
-    if workers <= 1: return [fn(*a, **kwargs) for a in items]
+    from tqdm.auto import tqdm
+    bar = tqdm(total=len(items), desc=progress if isinstance(progress, str) else 'crf', disable=not progress)
+    if workers <= 1:
+        with bar: return [(fn(*a, **kwargs), bar.update())[0] for a in items]
     _check_importable(fn)
-    if chunksize is None: chunksize = max(1, len(items) // (4 * workers))
+    if chunksize is None: chunksize = max(1, min(len(items) // (4 * workers), 16))  # small chunks keep the bar moving
     if start_method is None: start_method = 'fork' if sys.platform.startswith('linux') else 'spawn'
     if start_method not in mp.get_all_start_methods():
         raise ConfigError(f"start_method must be one of {mp.get_all_start_methods()}, got {start_method!r}")
     with warnings.catch_warnings():
         # Python >= 3.12 warns on fork from a threaded process; the workers never touch the parent's threads (see above)
         warnings.filterwarnings('ignore', message='.*fork.*', category=DeprecationWarning)
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context(start_method)) as ex:
-            return list(ex.map(_star, [(fn, a, kwargs) for a in items], chunksize=chunksize))
+        with bar, ProcessPoolExecutor(workers, mp_context=mp.get_context(start_method)) as ex:
+            return [(r, bar.update())[0] for r in ex.map(_star, [(fn, a, kwargs) for a in items], chunksize=chunksize)]

@@ -896,7 +896,7 @@ def _check_item(root, id_, split, mask_dir, sal_dir, n_classes):
             if size is not None and (m.shape[1], m.shape[0]) != size:
                 problems.append(f"{mp_}: mask is {m.shape[1]}x{m.shape[0]} but its image is {size[0]}x{size[1]} (W x H)")
             counts = np.bincount(m.ravel(), minlength=256)
-            bad = [v for v in np.flatnonzero(counts) if n_classes <= v != IGNORE_INDEX]
+            bad = [int(v) for v in np.flatnonzero(counts) if n_classes <= v != IGNORE_INDEX]  # plain ints: no numpy repr in the message
             if bad: problems.append(f"{mp_}: mask has values {bad[:8]} outside 0..{n_classes - 1} and 255")
         except DataError as e: problems.append(str(e) if mp_.is_file() else f"{mp_}: mask listed in split {split!r} does not exist")
     if sal_dir is not None:
@@ -914,6 +914,7 @@ def validate_dataset(root, # dataset root (any VOC devkit level)
                      labels_file=None, # also check this class-label file (default: root/labels.txt if present)
                      saliency=None, # saliency folder to check (default: root/Saliency if present)
                      workers:int=4, # decoding threads
+                     progress:bool=False, # tqdm bar over the files (the full decode takes minutes on a whole dataset)
                     ) -> list[str]:
     "Every problem found in a VOC-layout dataset, one message per problem naming the file (empty list = valid)."
     try: root = resolve_voc_root(root)
@@ -944,6 +945,7 @@ def validate_dataset(root, # dataset root (any VOC devkit level)
     if not sd.is_dir():
         if saliency: problems.append(f"{sd}: saliency folder does not exist")
         sd = None
-    with ThreadPoolExecutor(max(1, workers)) as ex:
-        for p in ex.map(lambda kv: _check_item(root, kv[0], kv[1], md, sd, n_classes), todo.items()): problems.extend(p)
+    from tqdm.auto import tqdm
+    with ThreadPoolExecutor(max(1, workers)) as ex, tqdm(total=len(todo), desc='validate', disable=not progress) as bar:
+        for p in ex.map(lambda kv: _check_item(root, kv[0], kv[1], md, sd, n_classes), todo.items()): problems.extend(p); bar.update()
     return problems

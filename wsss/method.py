@@ -362,7 +362,8 @@ def train_method(method, # a registry key or a Method instance
         res = fit(model, loader, method.loss, method.param_groups(model), out_dir=ctx.round_dir, device=dev, seed=seed + r,
                   amp=amp, log_every=log_every, resume=resume, progress=progress, desc=f'{method.key} r{r}', **method.fit_kwargs(r))
         ctx.model = model; ctx.history.append(res)
-    summary = [dict(round=i, steps=h['steps'], final=h['final'], seconds=h['seconds']) for i, h in enumerate(ctx.history)]
+    summary = [dict(round=i, steps=h['steps'], final=h['final'], seconds=h['seconds'], resumed_from_epoch=h.get('resumed_from_epoch', 0))
+               for i, h in enumerate(ctx.history)]
     state = dict(format='wsss.method/1', method=method.key, config=method.cfg.to_dict(), class_names=list(class_names),
                  num_classes=len(class_names), state_dict={k: v.detach().cpu().contiguous() for k, v in ctx.model.state_dict().items()},
                  method_state=method.state(), rounds_summary=summary)

@@ -149,7 +149,7 @@ def make_pseudo_labels(cam_dir, # folder of `<id>.npz` CAM files
     if kind == 'threshold' or (workers is not None and workers <= 1) or len(todo) < 2:  # no CRF or tiny: a pool only adds start-up
         for i in tqdm(todo, desc=f'pseudo[{kind}]', disable=not progress): fn(i)
     else:  # the dataset travels once per pool task (it holds paths, not images); workers decode their own images
-        crf_map(fn, todo, workers=workers)
+        crf_map(fn, todo, workers=workers, progress=f'pseudo[{kind}]' if progress else False)
     secs = time.perf_counter() - t0
     return dict(out_dir=str(out_dir), kind=kind, params=params, n_images=len(ids), n_written=len(todo),
                 n_skipped=len(ids) - len(todo), seconds=round(secs, 3), images_per_s=(len(todo)/secs if todo and secs > 0 else None))
@@ -158,12 +158,14 @@ def make_pseudo_labels(cam_dir, # folder of `<id>.npz` CAM files
 def eval_pseudo_labels(label_dir, # folder of `<id>.png` pseudo labels
                        dataset, # items with `id` and `mask` (GT, 255 ignore); needs `.ids` and `.num_classes`
                        confident:bool|None=None, # treat 255 as "unsure" (IR labels); default: True if any label has 255
+                       progress:bool=True, # tqdm progress bar
                       ) -> dict:
     "mIoU of pseudo labels against GT; for confident labels precision (`miou` on labelled pixels) and `labelled_share`."
     label_dir, n = Path(label_dir), int(dataset.num_classes)
     meter = ConfusionMeter(n, pred_ignore=255)  # without any 255 this is the plain confusion matrix
     any_unsure = False
-    for i in range(len(dataset)):
+    from tqdm.auto import tqdm
+    for i in tqdm(range(len(dataset)), desc=f'eval {label_dir.name}', disable=not progress):
         item = dataset[i]
         if item.get('mask') is None: raise DataError(f"{item['id']}: eval_pseudo_labels needs ground-truth masks (the dataset item has none)")
         path = label_dir/f"{item['id']}.png"

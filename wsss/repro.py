@@ -4,17 +4,19 @@
 
 # %% ../nbs/10_repro.ipynb #235d04cf
 from __future__ import annotations
-import datetime, os, shutil, sys, time
+import datetime, os, shutil, sys, threading, time
 from pathlib import Path
 from types import SimpleNamespace
 from .core import WsssError, ConfigError, DataError, WeightsError, write_json, read_json, write_text, provenance
 
 # %% auto #0
 __all__ = ['DATASETS', 'PROFILES', 'METHOD_STAGES', 'REPORT_STAGE', 'STAGES', 'STAGE_OUTPUTS', 'PSEUDO_KINDS', 'SMOKE_MAX_IMAGES',
-           'RESULT_KEYS', 'CLS_KEYS', 'run_layout', 'stage_record_path', 'finish_stage', 'read_stage', 'synthetic_root',
-           'resolve_data_root', 'check_choice', 'stage_split', 'stage_data', 'Head', 'StageFailed', 'experiments_dir',
-           'SharedKernel', 'execute_stage', 'parse_methods', 'parse_stages', 'method_results', 'check_results',
-           'reproduce', 'collect_results', 'results_table', 'threshold_curves_figure', 'qualitative_figure', 'main']
+           'RESULT_KEYS', 'CLS_KEYS', 'run_layout', 'stage_record_path', 'stage_clock_path', 'StageClock',
+           'finish_stage', 'stage_seconds', 'read_stage', 'synthetic_root', 'resolve_data_root', 'check_choice',
+           'stage_split', 'stage_data', 'Head', 'preflight', 'check_run_data', 'StageFailed', 'experiments_dir',
+           'SharedKernel', 'execute_stage', 'parse_methods', 'parse_stages', 'stage_seconds_of', 'method_results',
+           'random_init_warnings', 'check_results', 'reproduce', 'collect_results', 'results_table',
+           'threshold_curves_figure', 'qualitative_figure', 'main']
 
 # %% ../nbs/10_repro.ipynb #63ea1519
 DATASETS = ('synthetic', 'voc', 'coco')
@@ -37,17 +39,70 @@ def stage_record_path(run_dir, stage:str) -> Path:
     "Where `stage` records that it finished."
     return Path(run_dir)/'stages'/f'{stage}.json'
 
+def stage_clock_path(run_dir, stage:str) -> Path:
+    "The running stage's clock file (see `StageClock`); gone once the stage record holds the time."
+    return Path(run_dir)/'stages'/f'{stage}.clock.json'
+
+class StageClock:
+    "Wall time of one stage across kills: a heartbeat file that `finish_stage` folds into the stage record."
+    def __init__(self, run_dir, stage:str,
+                 interval:float=0.5, # seconds between heartbeats (at most this much time is lost to a kill)
+                ):
+        self.path, self.stage, self.interval = stage_clock_path(run_dir, stage), stage, interval
+        old = read_json(self.path, {}) or {}  # left by an attempt that was killed (or failed)
+        self.before = float(old.get('seconds_before') or 0) + float(old.get('seconds_this_attempt') or 0)
+        self.attempt = int(old.get('attempt') or 0) + 1
+        self.started, self._stop = None, threading.Event()
+
+    @property
+    def resumed(self) -> bool: return self.attempt > 1
+
+    def beat(self):
+        "Record the time so far (atomic write)."
+        write_json(self.path, dict(stage=self.stage, attempt=self.attempt, started_at=self.started, seconds_before=round(self.before, 3),
+                                   seconds_this_attempt=round(time.time() - self.started, 3)))
+
+    def _loop(self):
+        while not self._stop.wait(self.interval):
+            try: self.beat()
+            except OSError: pass  # a full disk must not kill the stage; the next beat retries
+
+    def __enter__(self):
+        self.started = time.time(); self.beat()
+        self._thread = threading.Thread(target=self._loop, daemon=True); self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set(); self._thread.join()
+        if read_json(stage_record_path(self.path.parent.parent, self.stage)) is not None: self.path.unlink(missing_ok=True)
+        else: self.beat()  # failed: its time counts as "before" when the stage is run again
+
 def finish_stage(run_dir, # the run directory the stage wrote into
                  stage:str, # one of `STAGES`
                  metrics:dict|None=None, # numbers the stage produced (JSON-able; NaN becomes null)
-                 seconds:float|None=None, # time the stage's own work took
-                 **info, # anything else worth keeping (device, image counts, file names ...)
+                 seconds:float|None=None, # time the stage's own work took (replaced by the runner's clock when one runs)
+                 **info, # anything else worth keeping (device, image counts, file names, `resumed` ...)
                 ) -> Path:
-    "Atomically write `stages/<stage>.json`: the stage's last act, and the proof that it finished."
+    "Atomically write `stages/<stage>.json`, seconds included: the stage's last act, and the proof that it finished."
     if stage not in STAGES: raise ConfigError(f"stage: unknown stage {stage!r} (stages: {', '.join(STAGES)})")
+    clock = read_json(stage_clock_path(run_dir, stage), {}) or {}
+    if clock.get('started_at'):  # run by `reproduce`: the time since the runner started it, plus any interrupted attempts
+        after, before = time.time() - clock['started_at'], float(clock.get('seconds_before') or 0)
+        seconds = before + after
+        if clock.get('attempt', 1) > 1:
+            info.update(seconds_before_interruption=round(before, 3), seconds_after_interruption=round(after, 3), attempts=clock['attempt'])
     rec = dict(stage=stage, metrics=metrics or {}, seconds=None if seconds is None else round(float(seconds), 3),
                finished_at=datetime.datetime.now().isoformat(timespec='seconds'), **info)
-    return write_json(stage_record_path(run_dir, stage), rec)
+    path = write_json(stage_record_path(run_dir, stage), rec)
+    stage_clock_path(run_dir, stage).unlink(missing_ok=True)
+    return path
+
+def stage_seconds(rec:dict) -> str:
+    "How long a finished stage took, for a progress line: '12.3 s' or '12.3 s (4.0 s before the interruption + 8.3 s after)'."
+    s = f"{rec.get('seconds') or 0:.1f} s"
+    if rec.get('seconds_before_interruption') is not None:
+        s += f" ({rec['seconds_before_interruption']:.1f} s before the interruption + {rec['seconds_after_interruption']:.1f} s after)"
+    return s
 
 def read_stage(run_dir, stage:str) -> dict|None:
     "The stage record of `stage` in `run_dir`, or None if that stage has not finished."
@@ -138,6 +193,56 @@ class Head:
         return getattr(self.dataset, name)
     def __repr__(self): return f"Head({self.dataset!r}, n={len(self)})"
 
+def _header_problems(path:Path, what:str, size=None, modes=None) -> tuple[list[str], tuple|None]:
+    "Problems of one file from its header alone (exists, is an image, mode, size); and its size (W, H)."
+    from PIL import Image, UnidentifiedImageError
+    if not path.is_file(): return [f"{path}: {what} does not exist"], None
+    try:
+        with Image.open(path) as im: mode, got = im.mode, im.size  # parses the header only, no pixel decoding
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as e:
+        return [f"{path}: {what} is not a readable image ({type(e).__name__}: {e})"], None
+    probs = []
+    if modes is not None and mode not in modes: probs.append(f"{path}: {what} has mode {mode}, expected a label PNG ({'/'.join(modes)})")
+    if size is not None and got != tuple(size): probs.append(f"{path}: {what} is {got[0]}x{got[1]} but its image is {size[0]}x{size[1]} (W x H)")
+    return probs, got
+
+def preflight(data, # `stage_data(...)` namespace (its `dataset` may be a `Head`)
+              workers:int=8, # threads reading headers
+             ) -> list[str]:
+    "Every problem a fast pass over the split's files finds: images and masks exist and open, masks are label PNGs of their image's size."
+    from concurrent.futures import ThreadPoolExecutor
+    ds = data.dataset
+    base = ds.dataset if isinstance(ds, Head) else ds
+    def one(k):
+        if hasattr(base, 'image_path'):  # VOC layout (VOC, synthetic)
+            probs, size = _header_problems(base.image_path(k), 'image')
+            mp_ = base.mask_path(k) if hasattr(base, 'mask_path') else None
+            if mp_ is not None: probs += _header_problems(mp_, 'mask', size, ('P', 'L'))[0]
+            sd = getattr(base, 'saliency_dir', None)
+            if sd is not None: probs += _header_problems(sd/f'{base.ids[k]}.png', 'saliency map', size)[0]
+            return probs
+        if getattr(base, 'image_dir', None) is not None and hasattr(base, 'coco'):  # COCO: masks come from the annotations
+            info = base.coco.imgs[base.img_ids[k]]
+            return _header_problems(base.image_dir/info['file_name'], 'image', (info['width'], info['height']))[0]
+        return []
+    with ThreadPoolExecutor(max(1, workers)) as ex: return [p for ps in ex.map(one, range(len(ds))) for p in ps]
+
+def check_run_data(dataset:str, data_root, profile:str, log=None, saliency:bool=False) -> int:
+    "`preflight` of every split the stages will read, before the first stage: a DataError naming the first bad file; returns the files checked."
+    t0, n, seen = time.time(), 0, set()
+    for purpose in ('train', 'cam'):
+        data = stage_data(dataset, data_root, profile, purpose=purpose, **(dict(saliency=True) if saliency and purpose == 'train' else {}))
+        key = (data.split, len(data.ids), saliency and purpose == 'train')
+        if key in seen: continue
+        seen.add(key)
+        probs = preflight(data)
+        if probs:
+            more = f" (and {len(probs) - 1} more problems; `wsss data validate {data.root}` lists them all)" if len(probs) > 1 else ''
+            raise DataError(f"{probs[0]}{more}; found by the check of split {data.split!r} before any stage ran")
+        n += len(data.ids)
+    if log: log(f"[data] {dataset} {'/'.join(sorted({s for s, _, _ in seen}))}: {n} images and their masks checked (headers) in {time.time()-t0:.1f} s")
+    return n
+
 # %% ../nbs/10_repro.ipynb #d2fd347a
 class StageFailed(RuntimeError):
     "A stage notebook raised an unexpected error (its executed notebook holds the traceback)."
@@ -227,8 +332,13 @@ def execute_stage(notebook, # template notebook (.ipynb)
                             extra_arguments=_KERNEL_ARGS, **extra)
     except pm.PapermillExecutionError as e:
         msg = str(e.evalue).strip().splitlines()[0] if str(e.evalue).strip() else e.ename
-        if e.ename in _ERRORS: raise _ERRORS[e.ename](msg) from None
-        raise StageFailed(f"{Path(notebook).stem} failed with {e.ename}: {msg} (traceback in {output})") from None
+        where = f"{Path(notebook).stem} stopped; executed notebook: {output}" + (f"; log: {log_file}" if log_file else '')
+        if e.ename in _ERRORS: raise _ERRORS[e.ename](f"{msg} [{where}]") from None
+        raise StageFailed(f"{Path(notebook).stem} failed with {e.ename}: {msg} (traceback in {output}" + (f"; log: {log_file})" if log_file else ')')) from None
+    except (WsssError, KeyboardInterrupt): raise
+    except Exception as e:  # the kernel died (out of memory, a crash in native code) or could not start
+        raise StageFailed(f"{Path(notebook).stem} did not complete: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''} "
+                          f"(executed notebook so far: {output}" + (f"; log: {log_file})" if log_file else ')')) from None
     finally:
         if log: log.close()
     return output
@@ -243,8 +353,10 @@ def _method_registry():
 
 def parse_methods(methods) -> list[str]:
     "Method keys from a comma-separated string or a list, checked against the registry."
-    names = [m.strip() for m in (methods.split(',') if isinstance(methods, str) else methods) if m.strip()]
-    if not names: raise ConfigError("--methods: no method given")
+    parts = [m.strip() for m in (methods.split(',') if isinstance(methods, str) else methods)]
+    if not any(parts): raise ConfigError("--methods: no method given")
+    if not all(parts): raise ConfigError(f"--methods: empty method name in {methods if isinstance(methods, str) else ','.join(methods)!r} (a stray comma?)")
+    names = parts
     known = _method_registry()
     for m in names:
         if m not in known: raise ConfigError(f"--methods: unknown method {m!r} (available: {', '.join(known)})")
@@ -265,19 +377,35 @@ def _invalidate(run_dir, stage, outputs:bool):
     for s in METHOD_STAGES[METHOD_STAGES.index(stage):]:
         stage_record_path(run_dir, s).unlink(missing_ok=True)
         if outputs: _clear_outputs(run_dir, s)
+        if s != stage: stage_clock_path(run_dir, s).unlink(missing_ok=True)  # their interrupted work is redone from scratch
+
+def stage_seconds_of(run_dir) -> dict:
+    "Seconds per finished stage of a method, read from the stage records (the one place they are kept)."
+    recs = {s: read_stage(run_dir, s) for s in METHOD_STAGES}
+    return {s: r['seconds'] for s, r in recs.items() if r is not None and r.get('seconds') is not None}
 
 def method_results(run_dir) -> dict:
     "A method's entry of results.json: the metrics of its stage records plus seconds per stage."
-    out, seconds = {}, {}
+    out = {}
     for s in METHOD_STAGES:
         rec = read_stage(run_dir, s)
         if rec is None: continue
         out.update(rec.get('metrics') or {})
-    rj = read_json(Path(run_dir)/'run.json', {}) or {}
-    seconds = {s: v for s, v in (rj.get('seconds') or {}).items()}
-    out['seconds'] = seconds
+    out['seconds'] = stage_seconds_of(run_dir)
+    cfg = (read_stage(run_dir, 'train_cam') or {}).get('config') or {}
+    if cfg.get('weights') is not None: out['weights'] = cfg['weights']  # 'random' on real data: see `random_init_warnings`
     out['complete'] = all(read_stage(run_dir, s) is not None for s in METHOD_STAGES)
     return out
+
+def random_init_warnings(dataset:str, profile:str,
+                         weights:dict, # method -> its config's `weights` ('random', 'imagenet' or a path)
+                        ) -> list[str]:
+    "Warning lines for methods that start from random weights on a real dataset (their numbers mean little)."
+    rand = [m for m, w in weights.items() if w == 'random']
+    if dataset == 'synthetic' or not rand: return []
+    return [f"[warning] profile {profile!r} trains {', '.join(rand)} from random initialisation (a tiny CPU backbone, no ImageNet weights): "
+            f"on real {dataset} photos such a net does not learn usable CAMs, so expect near-chance numbers (a CAM mIoU of a few percent). "
+            f"These profiles test the pipeline; for meaningful numbers run --profile paper with ImageNet weights (a local file, see `wsss.nets`)."]
 
 def check_results(results:dict) -> dict:
     "Raise DataError unless `results` follows the results.json schema (mIoUs in [0, 1]); returns it."
@@ -324,6 +452,11 @@ def reproduce(methods='cam', # method keys (comma-separated or a list) from the 
     if given: root = resolve_data_root(dataset, data_root, profile, seed, out)  # path checks only: fail before the slow imports
     methods = parse_methods(methods)  # imports every registered method (torch)
     if not given: root = resolve_data_root(dataset, data_root, profile, seed, out, log=log)  # generates the synthetic benchmark
+    from wsss.method import get_method
+    specs = {m: get_method(m) for m in methods}
+    for line in random_init_warnings(dataset, profile, {m: s.Config.for_profile(profile).weights for m, s in specs.items()}): log(line)
+    if any(s in stages for s in METHOD_STAGES):  # bad files fail here, in seconds, not minutes into training
+        check_run_data(dataset, root, profile, log=log, saliency=any('saliency' in s.needs for s in specs.values()))
     base = out/dataset/profile
     params = dict(dataset=dataset, data_root=str(root), profile=profile, device=device, seed=seed)
     kernel = None if fresh_kernels else SharedKernel()
@@ -331,8 +464,6 @@ def reproduce(methods='cam', # method keys (comma-separated or a list) from the 
         ran_any = False
         for m in methods:
             rd = base/m
-            rj = read_json(rd/'run.json', {}) or {}
-            seconds = dict(rj.get('seconds') or {})
             for st in METHOD_STAGES:
                 if st not in stages: continue
                 done = read_stage(rd, st)
@@ -340,21 +471,25 @@ def reproduce(methods='cam', # method keys (comma-separated or a list) from the 
                 missing = [e for e in earlier if read_stage(rd, e) is None]
                 if missing: raise ConfigError(f"--stages: {st} of {m} needs {', '.join(missing)} first (include it in --stages)")
                 if done is not None and not force:
+                    stage_clock_path(rd, st).unlink(missing_ok=True)  # a kill between the record and the clock's removal
                     log(f"[{m}] {st} ... skipped (finished {done.get('finished_at', '?')})")
                     continue
+                if done is not None or force: stage_clock_path(rd, st).unlink(missing_ok=True)  # redone from scratch
                 _invalidate(rd, st, outputs=force)
-                if stream is not None: log(f"[{m}] {st} ...")  # the progress bars that follow belong to this stage
-                t0 = time.time()
-                execute_stage(nbdir/f'{st}.ipynb', rd/f'{st}.ipynb', dict(params, method=m, out_dir=str(rd)), cwd=rd,
-                              log_file=rd/'logs'/f'{st}.log', stream=stream, kernel=kernel)
+                clock = StageClock(rd, st)
+                if clock.resumed: log(f"[{m}] {st} ... resuming after an interruption ({clock.before:.1f} s spent on it before)")
+                elif stream is not None: log(f"[{m}] {st} ...")  # the progress bars that follow belong to this stage
+                with clock:
+                    execute_stage(nbdir/f'{st}.ipynb', rd/f'{st}.ipynb', dict(params, method=m, out_dir=str(rd)), cwd=rd,
+                                  log_file=rd/'logs'/f'{st}.log', stream=stream, kernel=kernel)
                 rec = read_stage(rd, st)
-                if rec is None: raise StageFailed(f"{st} of {m} ended without writing {stage_record_path(rd, st)} (see {rd/f'{st}.ipynb'})")
-                seconds[st] = round(time.time() - t0, 2)
+                if rec is None: raise StageFailed(f"{st} of {m} ended without writing {stage_record_path(rd, st)} "
+                                                  f"(executed notebook: {rd/f'{st}.ipynb'}; log: {rd/'logs'/f'{st}.log'})")
                 ran_any = True
-                log(f"[{m}] {st} ... done in {seconds[st]:.1f} s" + _headline(rec))
-                _write_run_json(rd, dict(params, method=m, out=str(out), figures=str(figures)), seconds, seed, device)
-            if not (rd/'run.json').exists() and read_stage(rd, METHOD_STAGES[0]) is not None:
-                _write_run_json(rd, dict(params, method=m, out=str(out), figures=str(figures)), seconds, seed, device)
+                log(f"[{m}] {st} ... done in {stage_seconds(rec)}" + (f"; resumed {rec['resumed']}" if rec.get('resumed') else '') + _headline(rec))
+                _write_run_json(rd, dict(params, method=m, out=str(out), figures=str(figures)), seed, device)
+            if read_stage(rd, METHOD_STAGES[0]) is not None:  # also after a kill between a stage record and run.json
+                _write_run_json(rd, dict(params, method=m, out=str(out), figures=str(figures)), seed, device)
         results = _update_results(base, dataset, profile, methods, params)
         if REPORT_STAGE in stages:
             rec = read_stage(base, REPORT_STAGE)
@@ -363,18 +498,24 @@ def reproduce(methods='cam', # method keys (comma-separated or a list) from the 
             if not results['methods']: log(f"[report] skipped: no method has finished all its stages yet")
             elif not stale: log(f"[report] ... skipped (figures up to date in {figures})")
             else:
+                if rec is not None: stage_clock_path(base, REPORT_STAGE).unlink(missing_ok=True)  # redone from scratch
                 stage_record_path(base, REPORT_STAGE).unlink(missing_ok=True)
+                clock = StageClock(base, REPORT_STAGE)
                 if stream is not None: log("[report] ...")
-                t0 = time.time()
-                execute_stage(nbdir/f'{REPORT_STAGE}.ipynb', base/f'{REPORT_STAGE}.ipynb',
-                              dict(dataset=dataset, data_root=str(root), profile=profile, runs_dir=str(base), figures_dir=str(figures)),
-                              cwd=base, log_file=base/'logs'/f'{REPORT_STAGE}.log', stream=stream, kernel=kernel)
+                with clock:
+                    execute_stage(nbdir/f'{REPORT_STAGE}.ipynb', base/f'{REPORT_STAGE}.ipynb',
+                                  dict(dataset=dataset, data_root=str(root), profile=profile, runs_dir=str(base), figures_dir=str(figures)),
+                                  cwd=base, log_file=base/'logs'/f'{REPORT_STAGE}.log', stream=stream, kernel=kernel)
                 rec = read_stage(base, REPORT_STAGE)
-                if rec is None: raise StageFailed(f"report ended without writing {stage_record_path(base, REPORT_STAGE)}")
-                log(f"[report] ... done in {time.time()-t0:.1f} s: {len(rec.get('files', []))} files in {figures}")
+                if rec is None: raise StageFailed(f"report ended without writing {stage_record_path(base, REPORT_STAGE)} "
+                                                  f"(executed notebook: {base/f'{REPORT_STAGE}.ipynb'}; log: {base/'logs'/f'{REPORT_STAGE}.log'})")
+                log(f"[report] ... done in {stage_seconds(rec)}: {len(rec.get('files', []))} files in {figures}")
     finally:
         if kernel is not None: kernel.close()
-    log(f"[wsss] {dataset}/{profile}: results in {base/'results.json'} ({time.time()-t_start:.1f} s in all)")
+    table = read_stage(base, REPORT_STAGE) if REPORT_STAGE in stages else None
+    table = next((f for f in (table or {}).get('files', []) if f.endswith('.md')), None)
+    log(f"[wsss] {dataset}/{profile}: results in {base/'results.json'}" + (f", table in {table}" if table else '')
+        + f" ({time.time()-t_start:.1f} s in all)")
     return results
 
 def _headline(rec) -> str:
@@ -383,10 +524,10 @@ def _headline(rec) -> str:
     if isinstance(m.get('cam_images_per_s'), (int, float)): shown.append(f"{m['cam_images_per_s']:.1f} images/s")
     return f" ({', '.join(shown)})" if shown else ''
 
-def _write_run_json(rd, params, seconds, seed, device):
+def _write_run_json(rd, params, seed, device):
     rec = read_stage(rd, 'train_cam') or {}
     prov = provenance(params, seed=seed, device=rec.get('device', device))
-    prov.update(seconds=seconds, stages={s: read_stage(rd, s) is not None for s in METHOD_STAGES},
+    prov.update(seconds=stage_seconds_of(rd), stages={s: read_stage(rd, s) is not None for s in METHOD_STAGES},
                 updated_at=datetime.datetime.now().isoformat(timespec='seconds'))
     write_json(Path(rd)/'run.json', prov)
 
@@ -424,7 +565,12 @@ def results_table(results:dict, # content of results.json
         thr = r.get('cam_threshold')
         rows.append(f"| `{m}` | {pct(r.get('cls_map'))} | {pct(r.get('cls_f1'))} | {pct(r.get('cam_miou'))} | {'–' if thr is None else f'{thr:.2f}'} | {pct(r.get('coverage'))} | "
                     f"{pct(r.get('pseudo_miou'))} | {pct(r.get('pseudo_crf_miou'))} | {pct(r.get('ir_precision'))} | {pct(r.get('ir_labelled'))} |")
-    head = f"Results on `{results['dataset']}`, profile `{results['profile']}` (classification mAP / macro F1 on the val split and mIoUs in percent; regenerated by `wsss reproduce`).\n\n"
+    head = f"Results on `{results['dataset']}`, profile `{results['profile']}` (classification mAP / macro F1 on the val split and mIoUs in percent; regenerated by `wsss reproduce`)."
+    rand = [m for m, r in results['methods'].items() if r.get('weights') == 'random']
+    if rand and results['dataset'] != 'synthetic':
+        head += (f" **Warning:** {', '.join(f'`{m}`' for m in rand)} trained from random initialisation (profile `{results['profile']}`), "
+                 f"which cannot learn real photos: these numbers test the pipeline, not the method. Use `--profile paper` with ImageNet weights.")
+    head += "\n\n"
     return head + '\n'.join(rows) + '\n'
 
 # %% ../nbs/10_repro.ipynb #9f780cbd

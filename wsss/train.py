@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_train.ipynb #d52bb1b9
 from __future__ import annotations
-import json, math, random, time
+import json, math, random, sys, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -154,6 +154,8 @@ def fit(model:torch.nn.Module, # the network (moved to `device`)
         model.load_state_dict(state['model']); opt.load_state_dict(state['optimizer']); scaler.load_state_dict(state['scaler'])
         _set_rng_state(state['rng'])
         start_epoch, step, history, seconds0 = state['epoch'], state['step'], state['history'], state['seconds']
+        if progress and start_epoch:  # say so: the bar starts part-way and the seconds include the earlier run
+            tqdm.write(f"{desc}: resumed from epoch {start_epoch} of {epochs} ({ckpt_path}, {seconds0:.1f} s of training before)", file=sys.stderr)
     lines = _read_log(log_path, step) if start_epoch else []
     write_text(log_path, ''.join(l + '\n' for l in lines))
     t0 = time.perf_counter()
