@@ -262,3 +262,30 @@ def test_stage_commands_bad_input_is_one_line(official, tiny_voc, tmp_path, synt
     (foreign / 'cams.json').write_text(json.dumps({'class_names': ['a', 'b'], 'data_root': str(syn)}))
     one_line_error(wsss('eval-cam', '--cams', foreign, '--data-root', tiny_voc), 'another dataset', '2 classes')
     one_line_error(wsss('eval-cam', '--cams', tmp_path / 'absent', '--data-root', tiny_voc), '--cams', 'no such directory')
+
+def test_eval_cam_prints_the_classification_scores_of_the_checkpoint(tmp_path, synthetic):
+    "With --checkpoint/--method, eval-cam adds cls_map/cls_f1 on the val split: the numbers of wsss.cam.eval_classification."
+    from wsss.data import open_dataset
+    from wsss.method import train_method, load_trained
+    from wsss.cam import eval_classification
+    root, _ = synthetic
+    train_method('cam', open_dataset('synthetic', root, split='train'), tmp_path / 'train', profile='smoke', device='cpu', progress=False)
+    ckpt = tmp_path / 'train' / 'model.pt'
+    r = wsss('make-cam', '--method', 'cam', '--checkpoint', ckpt, '--dataset', 'synthetic', '--data-root', root, '--out', tmp_path / 'cams',
+             '--device', 'cpu', '--quiet')
+    assert r.returncode == 0, r.stderr
+    base = ('eval-cam', '--cams', tmp_path / 'cams', '--dataset', 'synthetic', '--data-root', root, '--quiet')
+    plain = wsss(*base)
+    assert plain.returncode == 0 and 'cls_map' not in plain.stdout, plain.stdout + plain.stderr  # only with a checkpoint
+    ev = wsss(*base, '--checkpoint', ckpt, '--method', 'cam', '--json', tmp_path / 'ev.json')
+    assert ev.returncode == 0, ev.stderr
+    extras = json.loads((tmp_path / 'ev.json').read_text())['extras']
+    method, model = load_trained(ckpt)
+    want = eval_classification(method, model, open_dataset('synthetic', root, split='val'), device='cpu')
+    assert extras['cls_split'] == 'val' and extras['cls_images'] == '2'
+    assert abs(extras['cls_map'] - want['cls_map']) < 1e-6 and abs(extras['cls_f1'] - want['cls_f1']) < 1e-6
+    for k in ('cls_map', 'cls_f1'):
+        line = next(l for l in ev.stdout.splitlines() if l.startswith(k))
+        assert line.split()[-1] == f"{100 * extras[k]:.2f}", line
+    one_line_error(wsss(*base, '--checkpoint', ckpt), '--checkpoint needs --method')
+    one_line_error(wsss(*base, '--checkpoint', ckpt, '--method', 'cam', '--cls-split', 'test'), '--split', "'test'")

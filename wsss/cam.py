@@ -15,7 +15,7 @@ from .data import IMAGENET_MEAN, IMAGENET_STD
 # %% auto #0
 __all__ = ['GEOMETRIES', 'IRN_STRIDE', 'multiscale_cam', 'register_geometry', 'resolve_geometry', 'imagenet_normalize',
            'pil_rescale', 'irn_geometry', 'aligned_geometry', 'normalize_cam', 'save_cam', 'load_cam', 'cam_ok',
-           'make_cams', 'eval_cams']
+           'make_cams', 'eval_cams', 'image_class_scores', 'eval_classification', 'cam_part_shares']
 
 # %% ../nbs/07_cam.ipynb #c1378109
 def _rescale(x, s:float):
@@ -330,3 +330,64 @@ def eval_cams(cam_dir, # folder of `<id>.npz` CAM files
                curve=dict(thresholds=t.tolist(), miou=m.tolist(), coverage=cov.tolist()))
     if out['has_background']: out.update(best_threshold=None, paper_threshold=None)  # argmax: no threshold involved
     return out
+
+# %% ../nbs/07_cam.ipynb #28095326
+def image_class_scores(method, # object with `class_scores(model, images)` (a Method), or None to call `model` itself
+                       model, # the trained network
+                       dataset, # items dict(id, image uint8 H x W x 3, label float32[C]); needs `.ids`
+                       device='auto', # 'auto', 'cpu' or 'cuda[:N]'
+                       batch_size:int=32, # images per forward (images of one size are batched together)
+                       amp='auto', # autocast dtype on CUDA; ignored on CPU
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    "(logits float32 N x C, labels float32 N x C) of every image of `dataset`, in dataset order."
+    if batch_size < 1: raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    dev = pick_device(device); dt = amp_dtype(dev, amp)
+    model = model.to(dev).eval()
+    inputs = _CamInputs(dataset, range(len(dataset)))
+    logits, labels = [None] * len(inputs), [None] * len(inputs)
+    with torch.inference_mode():
+        for start in range(0, len(inputs), batch_size):
+            groups = {}
+            for k in range(start, min(start + batch_size, len(inputs))):
+                it = inputs[k]; groups.setdefault(tuple(it['image'].shape), []).append((k, it))
+            for items in groups.values():
+                x = torch.stack([it['image'] for _, it in items]).to(dev)
+                with torch.autocast(dev.type, dtype=dt or torch.float32, enabled=dt is not None):
+                    s = (model(x) if method is None else method.class_scores(model, x)).float().cpu()
+                if s.dim() != 2 or s.shape[0] != len(items):
+                    raise DataError(f"class_scores must return B x C logits, got shape {tuple(s.shape)} for {len(items)} images")
+                for (k, it), row in zip(items, s): logits[k], labels[k] = row.numpy(), it['label'].numpy()
+    if not logits: raise DataError("image_class_scores: the dataset is empty")
+    return np.stack(logits).astype(np.float32), np.stack(labels).astype(np.float32)
+
+def eval_classification(method, # a Method (its `class_scores` hook) or None to call `model` itself
+                        model, # the trained network
+                        dataset, # a labelled split (the val split in `train_cam`)
+                        device='auto', batch_size:int=32, amp='auto',
+                        threshold:float=0.5, # on sigmoid scores, for F1
+                       ) -> dict:
+    "Image-level `cls_map` and macro `cls_f1` of `model` on `dataset` (see `wsss.metrics.classification_scores`)."
+    from wsss.metrics import classification_scores
+    s, y = image_class_scores(method, model, dataset, device=device, batch_size=batch_size, amp=amp)
+    return classification_scores(s, y, getattr(dataset, 'class_names', None), threshold=threshold)
+
+# %% ../nbs/07_cam.ipynb #a2c0c585
+def cam_part_shares(cam_dir, # folder of `<id>.npz` CAM files
+                    dataset, # items with `id` and `mask`; `.root` locates the part maps by default
+                    part_dir=None, # folder of `<id>.png` part label maps (default: `dataset.root/SegmentationPart`)
+                   ) -> dict:
+    "Shares of CAM mass, area and peaks on the discriminative part / rest of the object / context / void (see `wsss.metrics.region_shares`)."
+    from wsss.data import read_label_png
+    from wsss.metrics import cam_region_mass, region_shares
+    cam_dir = Path(cam_dir)
+    part_dir = Path(part_dir) if part_dir is not None else Path(getattr(dataset, 'root', '.'))/'SegmentationPart'
+    if not part_dir.is_dir(): raise DataError(f"{part_dir}: no part label maps (only the synthetic benchmark has SegmentationPart/)")
+    tot = dict(mass=np.zeros(4), area=np.zeros(4, np.int64), peaks=np.zeros(4, np.int64))
+    for i in range(len(dataset)):
+        item = dataset[i]
+        keys, cam = load_cam(cam_dir/f"{item['id']}.npz")
+        part_path = part_dir/f"{item['id']}.png"
+        if not part_path.is_file(): raise DataError(f"{part_path}: part label map missing")
+        r = cam_region_mass(cam, keys, np.asarray(item['mask']), read_label_png(part_path))
+        for k in tot: tot[k] = tot[k] + r[k]
+    return dict(region_shares(tot), n_images=len(dataset))

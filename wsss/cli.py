@@ -12,7 +12,7 @@ from .repro import DATASETS, PROFILES, STAGES, StageFailed, reproduce
 # %% auto #0
 __all__ = ['CAM_MANIFEST', 'EVAL_CAM_EXTRAS', 'register_subcommand', 'HelpFormatter', 'build_parser', 'main', 'add_data_parser',
            'add_eval_parser', 'add_reproduce_parser', 'load_checkpoint', 'check_cam_folder', 'add_make_cam_parser',
-           'add_eval_cam_parser', 'eval_cam_table', 'add_make_pseudo_parser']
+           'add_eval_cam_parser', 'eval_cam_table', 'eval_cam_classification', 'add_make_pseudo_parser']
 
 # %% ../nbs/11_cli.ipynb #903bb39b
 _SUBCOMMANDS: list = []
@@ -316,6 +316,10 @@ def add_eval_cam_parser(sub):
     _add_data_options(p, 'the split to score (its ground-truth masks)')
     p.add_argument('--paper-threshold', type=float, default=0.15, help="the paper's fixed background threshold (IRN cam_eval_thres)")
     p.add_argument('--json', metavar='OUT', help='also write every number, curve and per-class IoU as JSON (atomic)')
+    p.add_argument('--checkpoint', metavar='FILE', help='the network that made the CAMs (model.pt or official): also print its image-level '
+                   'classification mAP and macro F1 (cls_map, cls_f1) on --cls-split')
+    p.add_argument('--method', help='with --checkpoint: the registered method key it belongs to (e.g. cam)')
+    p.add_argument('--cls-split', default='val', help='with --checkpoint: the labelled split the classification scores use')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(func=_cmd_eval_cam)
 
@@ -343,6 +347,21 @@ def _cmd_eval_cam(a):
     if extras: ev['extras'] = extras
     print(eval_cam_table(ev))
     if a.json: write_json(a.json, dict(ev, cams=str(Path(a.cams).resolve()), split=a.split)); print(f"scores written to {a.json}")
+
+# %% ../nbs/11_cli.ipynb #d31ff550
+def eval_cam_classification(a, # the parsed `eval-cam` arguments
+                            dataset, # the split being scored (unused: the classifier is scored on --cls-split)
+                           ) -> dict:
+    "`EVAL_CAM_EXTRAS` entry: `cls_map` / `cls_f1` of `--checkpoint` on `--cls-split`; nothing without --checkpoint."
+    if not getattr(a, 'checkpoint', None): return {}
+    if not a.method: raise ConfigError("--checkpoint needs --method (the registered method key the checkpoint belongs to)")
+    from wsss.cam import eval_classification
+    val = _stage_dataset(argparse.Namespace(**{**vars(a), 'split': a.cls_split}))
+    method, model, _ = load_checkpoint(a.method, a.checkpoint, val.class_names)
+    cls = eval_classification(method, model, val, device='auto')
+    return dict(cls_split=a.cls_split, cls_images=str(cls['n_images']), cls_map=cls['cls_map'], cls_f1=cls['cls_f1'])
+
+EVAL_CAM_EXTRAS[:] = [f for f in EVAL_CAM_EXTRAS if f.__name__ != 'eval_cam_classification'] + [eval_cam_classification]  # once, even when rerun
 
 # %% ../nbs/11_cli.ipynb #05ae9575
 @register_subcommand

@@ -13,9 +13,10 @@ from .core import ConfigError, DataError, visible_files, write_json
 from .data import VOC_CLASSES, read_label_png
 
 # %% auto #0
-__all__ = ['read_labels', 'confusion_matrix', 'iou_from_confusion', 'miou', 'precision_recall', 'scores', 'ConfusionMeter',
-           'confident_scores', 'cam_labels', 'default_thresholds', 'SweepBest', 'ThresholdSweep', 'cam_threshold_sweep',
-           'evaluate_cam_folder', 'expected_ids', 'evaluate_folders', 'format_scores', 'eval_cli_report']
+__all__ = ['read_labels', 'CAM_REGIONS', 'confusion_matrix', 'iou_from_confusion', 'miou', 'precision_recall', 'scores',
+           'ConfusionMeter', 'confident_scores', 'cam_labels', 'default_thresholds', 'SweepBest', 'ThresholdSweep',
+           'cam_threshold_sweep', 'evaluate_cam_folder', 'expected_ids', 'evaluate_folders', 'format_scores',
+           'eval_cli_report', 'classification_scores', 'cam_region_mass', 'region_shares']
 
 # %% ../nbs/02_metrics.ipynb #bca1af56
 def _to_numpy(x):
@@ -402,3 +403,55 @@ def eval_cli_report(pred_dir, gt_dir, # folders of <id>.png label maps
     if json_out is not None:
         write_json(json_out, d)  # strict JSON: absent classes (NaN) become null
     return format_scores(d)
+
+# %% ../nbs/02_metrics.ipynb #9fe13027
+def classification_scores(logits, # N x C image-level class scores before the sigmoid (numpy or torch)
+                          labels, # N x C multi-hot image labels {0, 1}
+                          class_names=None, # C foreground class names (default class1..classC)
+                          threshold:float=0.5, # on sigmoid(logit): above it the class is predicted present
+                         ) -> dict:
+    "Image-level `cls_map` (mean over classes of average precision) and macro `cls_f1`, with per-class AP, F1, precision, recall."
+    from sklearn.metrics import average_precision_score
+    s, y = np.asarray(_to_numpy(logits), np.float64), np.asarray(_to_numpy(labels))
+    if s.ndim != 2 or s.shape != y.shape: raise DataError(f"logits and labels must both be N x C, got {s.shape} and {y.shape}")
+    if not np.isfinite(s).all(): raise DataError("logits hold NaN or inf")
+    if not np.isin(y, (0, 1)).all(): raise DataError("labels must be multi-hot {0, 1}")
+    if not 0 < threshold < 1: raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
+    y = y.astype(bool); N, C = s.shape
+    names = [f'class{c + 1}' for c in range(C)] if class_names is None else [str(n) for n in class_names]
+    if len(names) != C: raise ConfigError(f"class_names has {len(names)} names for {C} classes")
+    ap = np.array([average_precision_score(y[:, c], s[:, c]) if y[:, c].any() else np.nan for c in range(C)])
+    pred = s > np.log(threshold / (1 - threshold))  # sigmoid(s) > threshold
+    tp, fp, fn = (pred & y).sum(0), (pred & ~y).sum(0), (~pred & y).sum(0)
+    f1, prec, rec = _ratio(2 * tp, 2 * tp + fp + fn), _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+    mean = lambda v: float(np.nanmean(v)) if np.isfinite(v).any() else float('nan')
+    named = lambda v: {k: float(x) for k, x in zip(names, v)}
+    return dict(cls_map=mean(ap), cls_f1=mean(f1), ap=named(ap), f1=named(f1), precision=named(prec), recall=named(rec),
+                n_images=int(N), threshold=float(threshold))
+
+# %% ../nbs/02_metrics.ipynb #1c974aae
+CAM_REGIONS = ('part', 'object', 'context', 'void')
+
+def cam_region_mass(cam, # K x H x W CAM (non-negative) for the classes in `keys`
+                    keys, # int[K] class ids (0 = own background channel, skipped)
+                    gt, # H x W ground truth (0 bg, 1..C, 255 void)
+                    part, # H x W discriminative-part labels (0 none, c = part of a class-c object)
+                   ) -> dict:
+    "CAM mass, area and peak count per region of `CAM_REGIONS` (float[4], int[4], int[4]), summed over the foreground channels."
+    cam, keys, gt, part = np.asarray(_to_numpy(cam), np.float64), np.asarray(keys), np.asarray(gt), np.asarray(part)
+    if cam.ndim != 3 or cam.shape[0] != len(keys) or cam.shape[1:] != gt.shape or gt.shape != part.shape:
+        raise DataError(f"cam_region_mass: need cam K x H x W with K = len(keys) and gt, part H x W; got {cam.shape}, {len(keys)} keys, {gt.shape}, {part.shape}")
+    mass, area, peaks = np.zeros(4), np.zeros(4, np.int64), np.zeros(4, np.int64)
+    for m, c in zip(cam, keys):
+        if c == 0: continue
+        region = np.where(part == c, 0, np.where(gt == c, 1, np.where(gt == 255, 3, 2)))  # indices into CAM_REGIONS
+        mass += np.bincount(region.ravel(), weights=m.ravel(), minlength=4)
+        area += np.bincount(region.ravel(), minlength=4)
+        peaks[region.flat[int(np.argmax(m))]] += 1
+    return dict(mass=mass, area=area, peaks=peaks)
+
+def region_shares(totals:dict) -> dict:
+    "Shares (summing to 1) of CAM mass, area and peaks per region from summed `cam_region_mass` outputs."
+    share = lambda v: {k: float(x) for k, x in zip(CAM_REGIONS, np.asarray(v, np.float64) / max(float(np.sum(v)), 1e-12))}
+    return dict(mass_share=share(totals['mass']), area_share=share(totals['area']), peak_share=share(totals['peaks']),
+                n_maps=int(np.sum(totals['peaks'])))

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from .core import ConfigError, DataError, WsssError, amp_dtype, atomic_path, pick_device, write_text
 
 # %% auto #0
-__all__ = ['seed_worker', 'make_loader', 'poly_lr', 'make_optimizer', 'fit']
+__all__ = ['OPTIMIZERS', 'seed_worker', 'make_loader', 'poly_lr', 'make_optimizer', 'fit']
 
 # %% ../nbs/06_train.ipynb #8215e8d5
 def seed_worker(worker_id:int):
@@ -46,13 +46,18 @@ def poly_lr(base_lr:float, step:int, max_step:int, power:float=0.9) -> float:
     "IRN's poly schedule: base_lr * (1 - step/max_step) ** power (0 at and after max_step)."
     return base_lr * max(0.0, 1 - step / max_step) ** power if step < max_step else 0.0
 
+OPTIMIZERS = ('sgd', 'adamw')
+
 def make_optimizer(param_groups:list, # [dict(params=..., lr_mult=1.0, weight_decay=None)]
                    lr:float, # base learning rate (group lr = lr * lr_mult)
                    *, momentum:float=0.9, # SGD momentum
                    weight_decay:float=1e-4, # default weight decay of groups that do not set one
                    official_momentum_bug:bool=False, # momentum = weight_decay, as the official PolyOptimizer
-                  ) -> torch.optim.SGD:
-    "SGD over the method's parameter groups; each group keeps `lr_mult` for the poly schedule."
+                   optimizer:str='sgd', # 'sgd' (every paper) or 'adamw' (decoupled weight decay; the CPU profiles)
+                  ) -> torch.optim.Optimizer:
+    "SGD (or AdamW) over the method's parameter groups; each group keeps `lr_mult` for the poly schedule."
+    if optimizer not in OPTIMIZERS: raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if optimizer != 'sgd' and official_momentum_bug: raise ConfigError("official_momentum_bug reproduces the papers' SGD: use it with optimizer='sgd'")
     groups, seen = [], set()
     for i, g in enumerate(param_groups):
         if 'params' not in g: raise ConfigError(f"param_groups[{i}] has no 'params'")
@@ -63,6 +68,7 @@ def make_optimizer(param_groups:list, # [dict(params=..., lr_mult=1.0, weight_de
         wd = weight_decay if g.get('weight_decay') is None else float(g['weight_decay'])
         groups.append(dict(params=params, lr=lr * mult, lr_mult=mult, weight_decay=wd))
     if not any(g['params'] for g in groups): raise ConfigError("param_groups hold no trainable parameter")
+    if optimizer == 'adamw': return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     mom = weight_decay if official_momentum_bug else momentum
     return torch.optim.SGD(groups, lr=lr, momentum=mom, weight_decay=weight_decay)
 
@@ -105,6 +111,7 @@ def fit(model:torch.nn.Module, # the network (moved to `device`)
         momentum:float=0.9, # SGD momentum (ignored with official_momentum_bug)
         weight_decay:float=1e-4, # default weight decay of groups without one
         official_momentum_bug:bool=False, # reproduce PolyOptimizer's momentum = weight_decay
+        optimizer:str='sgd', # 'sgd' or 'adamw' (see `make_optimizer`)
         amp:str='auto', # 'auto', 'bf16', 'fp16' or 'off' (CUDA only)
         channels_last:bool=True, # channels_last model and images (CUDA only)
         grad_clip:float|None=None, # max global gradient norm, None = no clipping
@@ -128,13 +135,15 @@ def fit(model:torch.nn.Module, # the network (moved to `device`)
     cl = channels_last and device.type == 'cuda'
     model.to(device)
     if cl: model.to(memory_format=torch.channels_last)
-    opt = make_optimizer(param_groups, lr, momentum=momentum, weight_decay=weight_decay, official_momentum_bug=official_momentum_bug)
+    opt = make_optimizer(param_groups, lr, momentum=momentum, weight_decay=weight_decay, official_momentum_bug=official_momentum_bug,
+                         optimizer=optimizer)
     dtype = amp_dtype(device, amp)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     params = [p for g in opt.param_groups for p in g['params']]
     fingerprint = dict(epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, poly_power=poly_power,
-                       momentum=opt.param_groups[0]['momentum'], weight_decay=weight_decay, seed=seed, grad_clip=grad_clip,
+                       momentum=opt.param_groups[0].get('momentum', momentum), weight_decay=weight_decay, seed=seed, grad_clip=grad_clip,
                        groups=[[len(g['params']), g['lr_mult'], g['weight_decay']] for g in opt.param_groups])
+    if optimizer != 'sgd': fingerprint['optimizer'] = optimizer  # SGD checkpoints from before the option keep resuming
     start_epoch, step, history, seconds0 = 0, 0, [], 0.0
     if resume and ckpt_path.exists():
         try: state = torch.load(ckpt_path, map_location='cpu', weights_only=True)
