@@ -382,7 +382,7 @@ def cam_part_shares(cam_dir, # folder of `<id>.npz` CAM files
     cam_dir = Path(cam_dir)
     part_dir = Path(part_dir) if part_dir is not None else Path(getattr(dataset, 'root', '.'))/'SegmentationPart'
     if not part_dir.is_dir(): raise DataError(f"{part_dir}: no part label maps (only the synthetic benchmark has SegmentationPart/)")
-    tot = dict(mass=np.zeros(4), area=np.zeros(4, np.int64), peaks=np.zeros(4, np.int64))
+    tot = dict(mass=np.zeros(4), area=np.zeros(4, np.int64), peaks=np.zeros(4, np.int64), empty=0)
     for i in range(len(dataset)):
         item = dataset[i]
         keys, cam = load_cam(cam_dir/f"{item['id']}.npz")

@@ -437,21 +437,22 @@ def cam_region_mass(cam, # K x H x W CAM (non-negative) for the classes in `keys
                     gt, # H x W ground truth (0 bg, 1..C, 255 void)
                     part, # H x W discriminative-part labels (0 none, c = part of a class-c object)
                    ) -> dict:
-    "CAM mass, area and peak count per region of `CAM_REGIONS` (float[4], int[4], int[4]), summed over the foreground channels."
+    "CAM mass, area and peak count per region of `CAM_REGIONS` (float[4], int[4], int[4]), summed over the foreground channels with a non-zero map; `empty` counts the all-zero maps left out."
     cam, keys, gt, part = np.asarray(_to_numpy(cam), np.float64), np.asarray(keys), np.asarray(gt), np.asarray(part)
     if cam.ndim != 3 or cam.shape[0] != len(keys) or cam.shape[1:] != gt.shape or gt.shape != part.shape:
         raise DataError(f"cam_region_mass: need cam K x H x W with K = len(keys) and gt, part H x W; got {cam.shape}, {len(keys)} keys, {gt.shape}, {part.shape}")
-    mass, area, peaks = np.zeros(4), np.zeros(4, np.int64), np.zeros(4, np.int64)
+    mass, area, peaks, empty = np.zeros(4), np.zeros(4, np.int64), np.zeros(4, np.int64), 0
     for m, c in zip(cam, keys):
         if c == 0: continue
+        if not m.max() > 0: empty += 1; continue  # no evidence at all: no peak, no region to credit
         region = np.where(part == c, 0, np.where(gt == c, 1, np.where(gt == 255, 3, 2)))  # indices into CAM_REGIONS
         mass += np.bincount(region.ravel(), weights=m.ravel(), minlength=4)
         area += np.bincount(region.ravel(), minlength=4)
         peaks[region.flat[int(np.argmax(m))]] += 1
-    return dict(mass=mass, area=area, peaks=peaks)
+    return dict(mass=mass, area=area, peaks=peaks, empty=empty)
 
 def region_shares(totals:dict) -> dict:
-    "Shares (summing to 1) of CAM mass, area and peaks per region from summed `cam_region_mass` outputs."
+    "Shares (summing to 1) of CAM mass, area and peaks per region from summed `cam_region_mass` outputs (all 0 when every map was empty)."
     share = lambda v: {k: float(x) for k, x in zip(CAM_REGIONS, np.asarray(v, np.float64) / max(float(np.sum(v)), 1e-12))}
     return dict(mass_share=share(totals['mass']), area_share=share(totals['area']), peak_share=share(totals['peaks']),
-                n_maps=int(np.sum(totals['peaks'])))
+                n_maps=int(np.sum(totals['peaks'])), n_empty=int(totals.get('empty', 0)))

@@ -5,13 +5,14 @@
 # %% ../../nbs/methods/cam.ipynb #ab34e416
 from __future__ import annotations
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 import torch
 from ..method import Method, MethodConfig, register_method, check_method
 from ..nets import CamNet, multilabel_loss, load_irn_cam_checkpoint
 
 # %% auto #0
-__all__ = ['CamConfig', 'CamMethod']
+__all__ = ['CamConfig', 'CamMethod', 'part_shares_figure']
 
 # %% ../../nbs/methods/cam.ipynb #631b15d8
 @dataclass
@@ -59,3 +60,38 @@ class CamMethod(Method):
         "IRN's `res50_cam.pth` (every alias layout `load_irn_cam_checkpoint` accepts) in a ResNet-50 OS16 CamNet, eval mode."
         model = CamNet(num_classes, 'resnet50', 'random', (2, 2, 2, 1), 2)  # net.resnet50_cam.Net, whatever the profile
         return load_irn_cam_checkpoint(model, path).eval()
+
+    def report_figures(self, run_dir, data) -> dict:
+        "On a dataset with known discriminative parts (synthetic): where the CAM mass lies (`part_shares_figure`)."
+        root = Path(getattr(data, 'root', '') or '')
+        if not (root/'SegmentationPart').is_dir() or not (Path(run_dir)/'cams').is_dir(): return {}
+        return {'part_shares': part_shares_figure(Path(run_dir)/'cams', data.dataset)}
+
+# %% ../../nbs/methods/cam.ipynb #1784a666
+def part_shares_figure(cam_dir, # folder of `<id>.npz` CAM files
+                       dataset, # items with `id`, `image`, `mask`; `.root` holds `SegmentationPart/`
+                       n_examples:int=3, # CAM overlays drawn next to the bars
+                      ):
+    "Bars of CAM mass vs area on part / object / context / void, and `n_examples` CAM overlays with the part and object outlined."
+    import matplotlib.pyplot as plt, numpy as np
+    from wsss.cam import cam_part_shares, load_cam
+    from wsss.data import read_label_png
+    from wsss.metrics import CAM_REGIONS
+    from wsss.viz import overlay_cam
+    sh = cam_part_shares(cam_dir, dataset)
+    fig, axs = plt.subplots(1, 1 + n_examples, figsize=(2.6 * (1.6 + n_examples), 2.8), squeeze=False,
+                            gridspec_kw=dict(width_ratios=[1.6] + [1] * n_examples))
+    ax, x = axs[0, 0], np.arange(len(CAM_REGIONS))
+    ax.bar(x - 0.2, [sh['mass_share'][k] for k in CAM_REGIONS], 0.4, label='CAM mass')
+    ax.bar(x + 0.2, [sh['area_share'][k] for k in CAM_REGIONS], 0.4, label='area')
+    ax.set_xticks(x, CAM_REGIONS); ax.set_ylabel('share'); ax.legend(fontsize=7)
+    ax.set_title(f"peak on the part: {sh['peak_share']['part']:.0%} of {sh['n_maps']} maps", fontsize=8)
+    for ax, k in zip(axs[0, 1:], range(n_examples)):
+        it = dataset[k]; keys, cam = load_cam(Path(cam_dir)/f"{it['id']}.npz")
+        part = read_label_png(Path(dataset.root)/'SegmentationPart'/f"{it['id']}.png")
+        ax.imshow(overlay_cam(it['image'], cam[keys > 0].max(0) if (keys > 0).any() else np.zeros(part.shape)))
+        ax.contour(part > 0, [0.5], colors='w', linewidths=0.8)
+        ax.contour((it['mask'] > 0) & (it['mask'] < 255), [0.5], colors='k', linewidths=0.6)
+        ax.set_title(it['id'], fontsize=7); ax.axis('off')
+    fig.tight_layout()
+    return fig
