@@ -43,4 +43,4 @@ if a.feature_images:
     f, _, _ = extract_features(net, Imgs(a.feature_images), batch_size=a.feature_images)
     w, cc = (time.perf_counter() - t) / a.feature_images, (cpu() - c) / a.feature_images
     print(f"feature pass (ResNet-38d, 500 x 375, batch {a.feature_images}): {w:.2f} s wall, {cc:.2f} s CPU per image -> "
-          f"{a.n * w / 3600:.1f} h wall for {a.n} images on this CPU; peak RSS {peak_gib():.2f} GiB")
+          f"{a.n * cc / 3600:.1f} CPU-hours for {a.n} images; peak RSS {peak_gib():.2f} GiB")
