@@ -122,6 +122,7 @@ def test_official_checkpoint_make_seg_and_make_cam(voc_mini, tmp_path):
         prob_ref = torch.softmax(F.interpolate(seg_ref, (H, W), mode='bilinear', align_corners=False), 1)[0]
         cam_up = F.interpolate(cam_ref, (H, W), mode='bilinear', align_corners=False)[0]
         ours = segment_probs(method.segmentation_model(model), x, scales=(1.0,), flip=False)[0]
+    print(f"official make-seg: max |softmax diff| = {(prob_ref - ours).abs().max().item():.2e}")
     assert (prob_ref - ours).abs().max() <= 1e-3
     st = make_segmentation(method, model, ds, tmp_path / 'seg', scales=(1.0,), flip=False, device='cpu', progress=False)
     pred = read_label_png(tmp_path / 'seg' / f'{vid}.png')
@@ -133,6 +134,7 @@ def test_official_checkpoint_make_seg_and_make_cam(voc_mini, tmp_path):
     keys, cam = load_cam(tmp_path / 'cams' / f'{vid}.npz')
     ref = cam_up[keys - 1].clamp_min(0)
     ref = ref / (ref.amax((1, 2), keepdim=True) + 1e-5)
+    print(f"official make-cam: max |CAM diff| = {np.abs(cam - ref.numpy()).max():.2e} (float16 file)")
     assert np.abs(cam - ref.numpy()).max() <= 1e-3 + 1e-3  # float16 storage (<= 5e-4 on [0, 1]) aside
     # and a wrong file is refused naming it
     bad = tmp_path / 'bad.pth'; torch.save({'fc8.weight': torch.zeros(20, 4096, 1, 1)}, bad)
@@ -176,3 +178,11 @@ def test_make_seg_cli_on_trained_model(tmp_path):
     assert rc == 0 and len(list((tmp_path / 'seg').glob('*.png'))) == len(SegmentationDataset(root, 'val'))
     assert main(['make-seg', '--method', 'cam', '--checkpoint', str(tmp_path / 'nothing.pth'), '--data-root', str(root), '--dataset', 'synthetic',
                  '--out', str(tmp_path / 'x')]) == 2  # missing file: a clear error, exit status 2
+
+def test_init_cam_from_a_wrong_psa_file_names_it(tmp_path):
+    from wsss.core import WeightsError
+    from wsss.methods.auxsegnet import AuxSegNetMethod
+    m = AuxSegNetMethod(profile='smoke')
+    with pytest.raises(WeightsError, match='missing.pth'): m._psa_classifier(tmp_path / 'missing.pth', 20)
+    bad = tmp_path / 'res38_cls.pth'; torch.save({'fc8.weight': torch.zeros(3, 4096, 1, 1)}, bad)
+    with pytest.raises(WeightsError, match='res38_cls.pth'): m._psa_classifier(bad, 20)

@@ -383,14 +383,25 @@ class AuxSegNetMethod(Method):
     def _cam_classifier(self, ctx):
         "Step-0 classifier: (cam method, trained CamNet) from `init_cam`."
         c = self.cfg
-        if c.init_cam != 'train':
-            raise WeightsError(f"{c.init_cam}: init_cam from a PSA res38_cls.pth needs the ResNet-38d CAM net of wsss.nets, "
-                               "which this build does not have; use init_cam='train'")
+        if c.init_cam != 'train': return self._psa_classifier(Path(c.init_cam), ctx.num_classes)
         cam_cls = CamMethod
         cam_cfg = cam_cls.Config.for_profile(c.init_cam_profile, backbone=c.backbone, weights=c.weights, strides=c.strides, width=c.width,
                                              frozen_stages=min(c.frozen_stages, 4))
         res = train_method(cam_cls(cam_cfg), ctx.dataset, ctx.out_dir/'init_cam', cam_cfg, device=ctx.device, seed=ctx.seed, progress=False)
         return cam_cls(cam_cfg), res['model']
+
+    def _psa_classifier(self, path:Path, num_classes:int):
+        "(cam method, CamNet) from PSA's `res38_cls.pth`: ResNet-38d + fc8, CAMs at PSA infer_cls.py's scales (1, 0.5, 1.5, 2) + flip."
+        from wsss.nets import CamNet, _load_state
+        if not path.is_file(): raise WeightsError(f"{path}: init_cam file not found (expected PSA's res38_cls.pth or init_cam='train')")
+        fc8 = {k.removeprefix('module.'): v for k, v in _load_state(path).items()}.get('fc8.weight')
+        if fc8 is None or tuple(fc8.shape) != (num_classes, 4096, 1, 1):
+            raise WeightsError(f"{path}: no fc8.weight of shape ({num_classes}, 4096, 1, 1); not a PSA res38_cls.pth for {num_classes} classes")
+        net = CamNet(num_classes, 'resnet38d', str(path), frozen_stages=0)  # the backbone part of the same file (fc8 skipped there)
+        with torch.no_grad(): net.classifier.weight.copy_(fc8)
+        cfg = CamMethod.Config.for_profile('paper', backbone='resnet38d', weights='random', frozen_stages=0, cam_scales=(1.0, 0.5, 1.5, 2.0),
+                                           cam_flip=True, cam_geometry='aligned')
+        return CamMethod(cfg), net.eval()
 
     def before_round(self, round_index:int, ctx) -> None:
         "Step 0: CAM + saliency fusion; step r > 0: gen_pgt with the previous step's net. Sets ctx.dataset to the pseudo labels."
