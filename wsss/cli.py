@@ -11,8 +11,9 @@ from .repro import DATASETS, PROFILES, STAGES, StageFailed, reproduce
 
 # %% auto #0
 __all__ = ['CAM_MANIFEST', 'EVAL_CAM_EXTRAS', 'register_subcommand', 'HelpFormatter', 'build_parser', 'main', 'add_data_parser',
-           'add_eval_parser', 'add_reproduce_parser', 'load_checkpoint', 'check_cam_folder', 'add_make_cam_parser',
-           'add_eval_cam_parser', 'eval_cam_table', 'eval_cam_classification', 'add_make_pseudo_parser']
+           'add_eval_parser', 'add_reproduce_parser', 'load_checkpoint', 'add_make_seg_parser', 'check_cam_folder',
+           'add_make_cam_parser', 'add_eval_cam_parser', 'eval_cam_table', 'eval_cam_classification',
+           'add_make_pseudo_parser']
 
 # %% ../nbs/11_cli.ipynb #903bb39b
 _SUBCOMMANDS: list = []
@@ -161,13 +162,78 @@ def add_reproduce_parser(sub):
     r.add_argument('--stages', help=f"comma-separated subset of {','.join(STAGES)} (default all)")
     r.add_argument('--quiet', action='store_true', help='do not echo the notebooks\' progress bars')
     r.add_argument('--fresh-kernels', action='store_true', help='start a new kernel for every stage (default: one shared kernel, namespace reset per stage)')
+    r.add_argument('--saliency-root', help='folder of 0-255 grey saliency PNGs (<id>.png) for methods that need saliency (default: <data>/Saliency, else an unsupervised stand-in, with a warning)')
     r.set_defaults(func=_cmd_reproduce)
 
 def _cmd_reproduce(a):
     reproduce(methods=a.methods, dataset=a.dataset, data_root=a.data_root, profile=a.profile, out=a.out, figures=a.figures,
               device=a.device, seed=a.seed, force=a.force, stages=a.stages, log=lambda s: print(s, flush=True),
-              stream=None if a.quiet else sys.stderr, fresh_kernels=a.fresh_kernels)
+              stream=None if a.quiet else sys.stderr, fresh_kernels=a.fresh_kernels, saliency_root=a.saliency_root)
 
+
+# %% ../nbs/11_cli.ipynb #8340fa48
+def _scales(s):
+    try: v = tuple(float(x) for x in s.split(',') if x.strip())
+    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a comma-separated list of numbers") from None
+    if not v or min(v) <= 0: raise argparse.ArgumentTypeError(f"{s!r}: scales must be positive numbers")
+    return v
+
+def load_checkpoint(method_key:str, # registry key
+                    checkpoint, # a wsss model.pt (or its folder) or the method's official checkpoint
+                    num_classes:int, # C foreground classes of the dataset
+                    profile:str='paper', # config profile for official checkpoints
+                    device='cpu') -> tuple:
+    "(method, model in eval mode): a wsss model.pt first, then `Method.load_official_checkpoint`; WeightsError naming both attempts."
+    from wsss.method import get_method, load_trained
+    from wsss.core import pick_device
+    cls, p = get_method(method_key), Path(checkpoint)
+    if not p.exists(): raise WeightsError(f"{p}: checkpoint not found")
+    try:
+        method, model = load_trained(p, device)
+        if method.key != method_key: raise ConfigError(f"{p}: a {method.key!r} model, not {method_key!r}")
+        return method, model
+    except WeightsError as e: first = str(e)
+    method = cls(profile=profile)
+    try: model = method.load_official_checkpoint(p, num_classes)
+    except WeightsError as e: raise WeightsError(f"{p}: neither a wsss model.pt ({first}) nor an official checkpoint ({e})") from None
+    return method, model.to(pick_device(device)).eval()
+
+@register_subcommand
+def add_make_seg_parser(sub):
+    "`wsss make-seg`: segmentation PNGs from a method's final segmenter."
+    s = sub.add_parser('make-seg', help="segmentation label maps from a method's trained segmenter (model.pt or official checkpoint)",
+                       description='Write <out>/<id>.png palette label maps for a split with the segmentation model of a trained method.',
+                       formatter_class=HelpFormatter)
+    s.add_argument('--method', required=True, help='method key (its Method.segmentation_model is used)')
+    s.add_argument('--checkpoint', required=True, help="a wsss model.pt (or its train folder) or the method's official checkpoint")
+    s.add_argument('--dataset', default='voc', choices=DATASETS, help='dataset kind')
+    s.add_argument('--data-root', required=True, help='dataset folder')
+    s.add_argument('--split', default='val', help='split to segment')
+    s.add_argument('--out', required=True, help='folder for the PNGs (created)')
+    s.add_argument('--geometry', default='official', choices=('official', 'aligned'), help="official: single scale, no flip; aligned: --scales and flips")
+    s.add_argument('--scales', type=_scales, help="comma-separated scales for --geometry aligned (default: the config's cam_scales)")
+    s.add_argument('--no-flip', action='store_true', help='aligned geometry without horizontal flips')
+    s.add_argument('--crf', action='store_true', help="dense CRF with the method's preset")
+    s.add_argument('--profile', default='paper', choices=PROFILES, help='config profile used to build the net for an official checkpoint')
+    s.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
+    s.add_argument('--eval', action='store_true', help="also score the PNGs against the split's masks (prints mIoU)")
+    s.set_defaults(func=_cmd_make_seg)
+
+def _cmd_make_seg(a):
+    from wsss.data import open_dataset
+    from wsss.repro import resolve_data_root
+    from wsss.seginfer import make_segmentation, eval_segmentation
+    if a.geometry == 'official' and (a.scales or a.no_flip): raise ConfigError("--scales/--no-flip apply to --geometry aligned (official is single scale, no flip)")
+    root = resolve_data_root(a.dataset, a.data_root, a.profile)
+    ds = open_dataset(a.dataset, root, split=a.split)
+    method, model = load_checkpoint(a.method, a.checkpoint, len(ds.class_names), a.profile, a.device)
+    if a.geometry == 'official': scales, flip = (1.0,), False
+    else: scales, flip = a.scales or tuple(method.cfg.cam_scales), not a.no_flip
+    st = make_segmentation(method, model, ds, a.out, scales=scales, flip=flip, crf=a.crf, device=a.device, progress=False)
+    print(f"wrote {st['n_written']} label maps to {a.out} ({a.geometry} geometry, scales {list(scales)}, flip {flip}, crf {a.crf})")
+    if a.eval:
+        ev = eval_segmentation(a.out, ds)
+        print(f"mIoU {100 * ev['miou']:.2f} on {ev['n_images']} images of {a.split}")
 
 # %% ../nbs/11_cli.ipynb #8cf7ae12
 def _scales(s):
