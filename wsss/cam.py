@@ -257,7 +257,12 @@ def make_cams(method, # object with `cam_forward(model, images)` and `has_backgr
                 continue
             groups = {}
             for it in batch: groups.setdefault(tuple(it['image'].shape), []).append(it)
-            for items in groups.values():
+            chunks = []
+            for same in groups.values():  # COCO-sized images x 80 classes: cap one forward's full-resolution maps at ~256 MiB
+                H, W = same[0]['image'].shape[-2:]
+                step = max(1, int(2**26 // ((len(same[0]['label']) + 1) * H * W * (2 if flip else 1))))
+                chunks += [same[k:k + step] for k in range(0, len(same), step)]
+            for items in chunks:
                 x = torch.stack([it['image'] for it in items]).to(dev, non_blocking=True)
                 raw = multiscale_cam(cam_fn, x, scales=scales, flip=flip, stride=stride)
                 for it, r in zip(items, raw):
