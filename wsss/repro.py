@@ -431,7 +431,7 @@ def run_stage_work(stage:str, # 'train_cam' or 'make_cam'
     "The heavy part of `stage` for `method` in this process (its share under torchrun), as the stage notebook does it."
     check_choice('stage', stage, DDP_STAGES)
     from wsss.method import get_method, load_trained, train_method
-    from wsss.train import barrier, init_distributed, is_main_process
+    from wsss.train import barrier, dist_env, init_distributed, is_main_process
     from wsss.cam import make_cams
     dev, main = init_distributed(device), is_main_process()
     if main: root = resolve_data_root(dataset, data_root, profile, seed, out)  # may generate the synthetic benchmark: once
@@ -442,7 +442,7 @@ def run_stage_work(stage:str, # 'train_cam' or 'make_cam'
         spec = get_method(method)
         data = stage_data(dataset, root, profile, purpose='train', saliency='saliency' in spec.needs)
         s = train_method(method, data.dataset, run.train, cfg=spec.Config.for_profile(profile), device=dev, seed=seed, progress=main)
-        return dict(stage=stage, model_path=s['model_path'], reused=s['reused'], world_size=s.get('world_size', 1))
+        return dict(stage=stage, model_path=s['model_path'], reused=s['reused'], world_size=dist_env()[1])
     data = stage_data(dataset, root, profile, purpose='cam')
     spec, model = load_trained(run.train, dev)
     info = make_cams(spec, model, data.dataset, run.cams, scales=spec.cfg.cam_scales, flip=spec.cfg.cam_flip, device=dev,
