@@ -164,7 +164,9 @@ class _DDP(torch.nn.parallel.DistributedDataParallel):
         return super().forward(*a, **kw)
     def __getattr__(self, name):
         try: return super().__getattr__(name)
-        except AttributeError: return getattr(self.module, name)
+        except AttributeError:
+            if name == 'module': raise  # not wrapped yet (during __init__): no recursion
+            return getattr(self.module, name)
 
 def _allreduce_mean(t:torch.Tensor, world:int) -> torch.Tensor:
     if world > 1: torch.distributed.all_reduce(t); t /= world
