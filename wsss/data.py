@@ -379,7 +379,8 @@ def coco_paths(root, # COCO root: train2014/ val2014/ (or train2017/ val2017/) a
     if ann_file is not None: ann_file = Path(ann_file)
     elif name is not None: ann_file = root/'annotations'/f'instances_{name}.json'
     else: ann_file = guess[1] if guess[1] is not None else root/'annotations'/f'instances_{names[0]}.json'
-    hint = f" (root {root}, split {split!r}; looked for {' or '.join(names)}, or one image folder + one annotations/*.json; pass image_dir/ann_file)"
+    looked = ' or '.join(f'{n}/ + annotations/instances_{n}.json' for n in names)
+    hint = f" (root {root}, split {split!r}; looked for {looked}, or one image folder + one annotations/*.json; pass image_dir/ann_file)"
     if not image_dir.is_dir(): raise DataError(f"{image_dir}: COCO image folder does not exist{hint}")
     if not ann_file.is_file(): raise DataError(f"{ann_file}: COCO annotation file does not exist{hint}")
     return image_dir, ann_file
