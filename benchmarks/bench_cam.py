@@ -1,50 +1,83 @@
-"""CAM inference speed (make_cam stage): images/s with 4 scales + flip, random-init weights.
+"""CAM inference (make_cam stage): images/s with 4 scales + flip on 500x375 images, random-init weights.
 
-    python benchmarks/bench_cam.py                    # CPU: quick-profile tiny net at 96x96, ResNet-50 at 512x512
-    python benchmarks/bench_cam.py --device cuda      # the same on a GPU (AMP + channels_last)
+    python benchmarks/bench_cam.py --quick            # CPU: quick-profile tiny net, a few images
+    python benchmarks/bench_cam.py --device cuda      # + ResNet-50 (paper profile net), bf16 + channels_last
 
-Measures `wsss.cam.make_cams` end to end (normalisation, batched multi-scale + flip forward, max-normalisation,
-atomic float16 .npz writes) on in-memory random images, so JPEG decoding is not part of the number.
+Ours: `wsss.cam.make_cams` end to end (batched multi-scale + flip forward, loader workers, max-normalisation, atomic
+float16 .npz writes). Official style: a plain loop written by us after IRN's make_cam: one image at a time, fp32,
+PIL rescale per scale, forward of the image and its flip, upsample, sum, normalise, np.save. Images are random
+uint8 arrays held in memory, so JPEG decoding is not part of either number.
 """
-import argparse, json, platform, tempfile, time
+import tempfile
 import numpy as np
 import torch
-from wsss.cam import make_cams
+import torch.nn.functional as F
+from PIL import Image
+from _common import Clock, parser, report, row
+
+SCALES = (1.0, 0.5, 1.5, 2.0)
+
 
 class RandomImages:
-    "n random uint8 images of one size with a random multi-hot label (the dataset item contract)."
-    def __init__(self, n, size, C, seed=0):
+    "n random uint8 H x W x 3 images with a random multi-hot label (the dataset item contract)."
+    def __init__(self, n, hw=(375, 500), C=20, seed=0):
         g = np.random.default_rng(seed)
         self.ids = [f'b{i:04d}' for i in range(n)]
-        self.items = [dict(id=i, image=g.integers(0, 256, (size, size, 3), dtype=np.uint8),
-                           label=(g.random(C) < 0.3).astype(np.float32)) for i in self.ids]
+        self.items = [dict(id=i, image=g.integers(0, 256, (*hw, 3), dtype=np.uint8), label=(g.random(C) < 0.15).astype(np.float32)) for i in self.ids]
         for it in self.items: it['label'][g.integers(C)] = 1
     def __len__(self): return len(self.items)
     def __getitem__(self, i): return self.items[i]
 
-def build(arch, C):
-    "The model the `cam` method builds (wsss.methods.cam); ResNet-50 via the method config with random weights."
-    from wsss.methods.cam import CamMethod
-    method = CamMethod(profile='quick') if arch == 'quick' else CamMethod(profile='paper', weights='random')
-    return method, method.build_model(C, weights='random')
 
-def bench(arch, size, n, batch_size, device, scales=(1.0, 0.5, 1.5, 2.0), C=20, warmup=1):
-    method, model = build(arch, C)
+def build(arch, C=20):
+    from wsss.methods.cam import CamMethod
+    m = CamMethod(profile='quick') if arch == 'quick' else CamMethod(profile='paper', weights='random')
+    return m, m.build_model(C, weights='random').eval()
+
+
+def official_style(method, model, data, out_dir, scales=SCALES, flip=True):
+    "IRN-style make_cam: one image at a time, fp32, PIL bicubic rescale, image + flip per forward."
+    mean, std = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
+    with torch.no_grad():
+        for it in data.items:
+            img = it['image']; H, W = img.shape[:2]; total = 0
+            for s in scales:
+                im = img if s == 1 else np.asarray(Image.fromarray(img).resize((round(W * s), round(H * s)), Image.BICUBIC))
+                x = torch.from_numpy(((im / 255.0 - mean) / std).astype(np.float32).transpose(2, 0, 1).copy())[None]
+                if flip: x = torch.cat([x, x.flip(-1)])
+                m = method.cam_forward(model, x)
+                m = m[:1] + m[1:].flip(-1) if flip else m
+                total = total + F.interpolate(m, (H, W), mode='bilinear', align_corners=False)[0]
+            keys = np.flatnonzero(it['label'])
+            cam = total[keys]; cam = cam / (cam.amax((1, 2), keepdim=True) + 1e-5)
+            np.save(f"{out_dir}/{it['id']}.npy", {'keys': keys, 'cam': cam.numpy().astype(np.float16)}, allow_pickle=True)
+
+
+def bench(arch, n, device, batch_size):
+    from wsss.cam import make_cams
+    method, model = build(arch)
+    data, warm = RandomImages(n), RandomImages(1, seed=1)
     with tempfile.TemporaryDirectory() as d:
-        make_cams(method, model, RandomImages(warmup, size, C, seed=1), d + '/w', scales, True, device, 'auto', batch_size, progress=False, workers=0)
-        st = make_cams(method, model, RandomImages(n, size, C), d + '/cams', scales, True, device, 'auto', batch_size, progress=False, workers=0)
-    return dict(model=arch if arch != 'quick' else f"quick profile ({method.cfg.backbone}, width {method.cfg.width})",
-                image=f'{size}x{size}', n_images=n, batch_size=batch_size, scales=list(scales), flip=True,
-                device=st['device'], amp=st['amp'], images_per_s=round(st['images_per_s'], 3), seconds=st['seconds'])
+        make_cams(method, model, warm, d + '/w', SCALES, True, device, 'auto', 1, progress=False, workers=0)
+        with Clock(device) as c: st = make_cams(method, model, data, d + '/ours', SCALES, True, device, 'auto', batch_size, progress=False, workers=0)
+        ours = n / c.wall
+        if str(device).startswith('cuda'): base = None  # the official style is the CPU baseline; on a GPU see gpu_check.py
+        else:
+            import os; os.makedirs(d + '/off')
+            with Clock() as c2: official_style(method, model.cpu(), data, d + '/off')
+            base = n / c2.wall
+    name = 'quick net (tiny, width 16)' if arch == 'quick' else 'ResNet-50 OS16'
+    return row(f'CAM 4 scales + flip, 500x375, {name}', ours, base, n_images=n, batch_size=batch_size, amp=st['amp'], cpu_s=round(c.cpu, 2))
+
 
 if __name__ == '__main__':
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--device', default='cpu')
-    ap.add_argument('--quick-n', type=int, default=64, help='images for the quick-profile net')
-    ap.add_argument('--r50-n', type=int, default=2, help='images for ResNet-50 at 512x512')
-    ap.add_argument('--quick-size', type=int, default=96, help="synthetic 'quick' image side (wsss.data.SYNTHETIC_PROFILES)")
+    ap = parser(__doc__)
+    ap.add_argument('--n', type=int, default=None, help='images per measurement')
     a = ap.parse_args()
     torch.manual_seed(0)
-    print(json.dumps(dict(torch=torch.__version__, threads=torch.get_num_threads(), machine=platform.processor() or platform.machine())))
-    runs = [('quick', a.quick_size, a.quick_n, 1), ('quick', a.quick_size, a.quick_n, 16), ('resnet50', 512, a.r50_n, 1)]
-    for arch, size, n, bs in runs: print(json.dumps(bench(arch, size, n, bs, a.device)), flush=True)
+    cuda = a.device.startswith('cuda')
+    n = a.n or (4 if a.quick else 16)
+    runs = [('quick', n, min(n, 8))] + ([] if a.quick and not cuda else [('resnet50', n if cuda else 2, 2 if not cuda else 16)])
+    rows = [bench(arch, k, a.device, bs) for arch, k, bs in runs]
+    report('bench_cam', rows, dict(scales=SCALES, flip=True, image='500x375', runs=runs), a.device, a.out,
+           notes=['random-init weights; in-memory images (no JPEG decoding)'])

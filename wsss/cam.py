@@ -220,6 +220,7 @@ def make_cams(method, # object with `cam_forward(model, images)` and `has_backgr
               workers:int=2, # DataLoader workers decoding images
               stride:int|None=None, # output stride for the aligned path's upsampling (see `multiscale_cam`)
               geometry:str='aligned', # 'aligned' (batched), 'official' (`method.official_geometry`) or a key of GEOMETRIES
+              rank:int|None=None, world_size:int|None=None, # shard: this process does ids[rank::world_size] (default: torchrun's env)
              ) -> dict:
     "Write `<out_dir>/<id>.npz` CAM files for every image of `dataset`; returns run statistics."
     from tqdm.auto import tqdm
@@ -227,7 +228,12 @@ def make_cams(method, # object with `cam_forward(model, images)` and `has_backgr
     geo = resolve_geometry(method, geometry)
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     ids = [str(i) for i in dataset.ids]
-    todo = [i for i, id_ in enumerate(ids) if overwrite or not cam_ok(out_dir/f'{id_}.npz')]
+    from wsss.train import barrier, dist_env
+    r, w, _ = dist_env()
+    rank, world_size = (r if rank is None else int(rank)), (w if world_size is None else int(world_size))
+    if not 0 <= rank < world_size: raise ConfigError(f"rank must be in 0..{world_size - 1}, got {rank}")
+    mine = range(rank, len(ids), world_size)  # every image's file depends on that image only: shards merge exactly
+    todo = [i for i in mine if overwrite or not cam_ok(out_dir/f'{ids[i]}.npz')]
     dev = pick_device(device); dt = amp_dtype(dev, amp)
     has_bg = bool(getattr(method, 'has_background', False))
     model = model.to(dev).eval()
@@ -251,7 +257,12 @@ def make_cams(method, # object with `cam_forward(model, images)` and `has_backgr
                 continue
             groups = {}
             for it in batch: groups.setdefault(tuple(it['image'].shape), []).append(it)
-            for items in groups.values():
+            chunks = []
+            for same in groups.values():  # COCO-sized images x 80 classes: cap one forward's full-resolution maps at ~256 MiB
+                H, W = same[0]['image'].shape[-2:]
+                step = max(1, int(2**26 // ((len(same[0]['label']) + 1) * H * W * (2 if flip else 1))))
+                chunks += [same[k:k + step] for k in range(0, len(same), step)]
+            for items in chunks:
                 x = torch.stack([it['image'] for it in items]).to(dev, non_blocking=True)
                 raw = multiscale_cam(cam_fn, x, scales=scales, flip=flip, stride=stride)
                 for it, r in zip(items, raw):
@@ -259,7 +270,8 @@ def make_cams(method, # object with `cam_forward(model, images)` and `has_backgr
                     save_cam(out_dir/f"{it['id']}.npz", keys, cam)
                 n += len(items); bar.update(len(items))
     secs = time.perf_counter() - t0
-    return dict(out_dir=str(out_dir), n_images=len(ids), n_written=n, n_skipped=len(ids) - len(todo),
+    barrier()  # under torchrun: every shard's files are written when make_cams returns
+    return dict(out_dir=str(out_dir), n_images=len(ids), n_written=n, n_skipped=len(mine) - len(todo), rank=rank, world_size=world_size,
                 seconds=round(secs, 3), images_per_s=(n/secs if n and secs > 0 else None),
                 scales=list(scales), flip=flip, device=str(dev), geometry=geo,
                 amp=str(dt).replace('torch.', '') if dt and geo == 'aligned' else 'off',

@@ -11,9 +11,9 @@ from .repro import DATASETS, PROFILES, STAGES, StageFailed, reproduce
 
 # %% auto #0
 __all__ = ['CAM_MANIFEST', 'EVAL_CAM_EXTRAS', 'register_subcommand', 'HelpFormatter', 'build_parser', 'main', 'add_data_parser',
-           'add_eval_parser', 'add_reproduce_parser', 'load_checkpoint', 'add_make_seg_parser', 'check_cam_folder',
-           'add_make_cam_parser', 'add_eval_cam_parser', 'eval_cam_table', 'eval_cam_classification',
-           'add_make_pseudo_parser']
+           'add_eval_parser', 'add_reproduce_parser', 'add_ddp_stage_parser', 'load_checkpoint', 'add_make_seg_parser',
+           'check_cam_folder', 'add_make_cam_parser', 'add_eval_cam_parser', 'eval_cam_table',
+           'eval_cam_classification', 'add_make_pseudo_parser']
 
 # %% ../nbs/11_cli.ipynb #903bb39b
 _SUBCOMMANDS: list = []
@@ -163,13 +163,43 @@ def add_reproduce_parser(sub):
     r.add_argument('--quiet', action='store_true', help='do not echo the notebooks\' progress bars')
     r.add_argument('--fresh-kernels', action='store_true', help='start a new kernel for every stage (default: one shared kernel, namespace reset per stage)')
     r.add_argument('--saliency-root', help='folder of 0-255 grey saliency PNGs (<id>.png) for methods that need saliency (default: <data>/Saliency, else an unsupervised stand-in, with a warning)')
+    r.add_argument('--nproc', type=_positive_int, default=1, help='processes (GPUs) for train_cam and make_cam, run under torchrun (default 1)')
+    r.add_argument('--ann-file', help='coco: instances JSON of any name (relative to --data-root or absolute)')
+    r.add_argument('--image-dir', help='coco: the folder of its images (relative to --data-root or absolute)')
     r.set_defaults(func=_cmd_reproduce)
 
 def _cmd_reproduce(a):
     reproduce(methods=a.methods, dataset=a.dataset, data_root=a.data_root, profile=a.profile, out=a.out, figures=a.figures,
               device=a.device, seed=a.seed, force=a.force, stages=a.stages, log=lambda s: print(s, flush=True),
-              stream=None if a.quiet else sys.stderr, fresh_kernels=a.fresh_kernels, saliency_root=a.saliency_root)
+              stream=None if a.quiet else sys.stderr, fresh_kernels=a.fresh_kernels, saliency_root=a.saliency_root,
+              nproc=a.nproc, ann_file=a.ann_file, image_dir=a.image_dir)
 
+
+# %% ../nbs/11_cli.ipynb #6431a21f
+@register_subcommand
+def add_ddp_stage_parser(sub):
+    "`wsss ddp-stage`: one stage's work for torchrun."
+    from wsss.repro import DDP_STAGES
+    p = sub.add_parser('ddp-stage', help="run train_cam or make_cam work in this process (start it with torchrun)",
+                       description='The heavy part of one stage with the settings of `wsss reproduce`; under torchrun every process '
+                                   'does its share and rank 0 writes. `wsss reproduce` with the same options then reuses the outputs.')
+    p.add_argument('stage', choices=DDP_STAGES)
+    p.add_argument('--method', default='cam', help='method key (default cam)')
+    p.add_argument('--dataset', default='synthetic', choices=DATASETS)
+    p.add_argument('--data-root', help='dataset folder (synthetic: generated under --out/data when absent)')
+    p.add_argument('--profile', default='quick', choices=PROFILES)
+    p.add_argument('--out', default='runs', help='runs folder (default runs/)')
+    p.add_argument('--device', default='auto', help='auto, cpu or cuda (each process takes cuda:LOCAL_RANK)')
+    p.add_argument('--seed', type=_nonneg_int, default=0)
+    p.set_defaults(func=_cmd_ddp_stage)
+
+def _cmd_ddp_stage(a):
+    import json
+    from wsss.repro import run_stage_work
+    from wsss.train import is_main_process
+    res = run_stage_work(a.stage, method=a.method, dataset=a.dataset, data_root=a.data_root, profile=a.profile, out=a.out,
+                         device=a.device, seed=a.seed)
+    if is_main_process(): print(json.dumps(res), flush=True)
 
 # %% ../nbs/11_cli.ipynb #8340fa48
 def _scales(s):

@@ -389,17 +389,33 @@ class COCOSegmentation:
         item = dict(id=self.ids[i], image=img, label=self.label(i), mask=self.mask(i))
         return self.transform(item) if self.transform is not None else item
 
-def coco_paths(root, # folder with train2014/ val2014/ annotations/
-               split:str='train', # 'train'/'val' (2014) or a folder name such as 'val2017'
+def _coco_guess(root:Path):
+    "The only image folder and the only annotation JSON of a non-standard COCO folder (e.g. a mini set), else (None, None)."
+    dirs = [d for d in sorted(root.iterdir()) if d.is_dir() and d.name != 'annotations' and not d.name.startswith('.')
+            and any(p.suffix.lower() in ('.jpg', '.jpeg', '.png') for p in d.iterdir())] if root.is_dir() else []
+    anns = sorted((root/'annotations').glob('*.json')) if (root/'annotations').is_dir() else []
+    inst = [a for a in anns if a.name.startswith('instances_')] or anns
+    return (dirs[0] if len(dirs) == 1 else None), (inst[0] if len(inst) == 1 else None)
+
+def coco_paths(root, # COCO root: train2014/ val2014/ (or train2017/ val2017/) and annotations/
+               split:str='train', # 'train'/'val' (2014, else 2017 names) or a folder name such as 'val2017'
                image_dir=None, ann_file=None, # explicit paths win over the layout
               ) -> tuple[Path, Path]:
-    "The (image_dir, ann_file) of a COCO split under `root`."
-    name = f'{split}2014' if split in ('train', 'val') else split
+    "The (image_dir, ann_file) of a COCO split under `root`: 2014 names, else 2017 names, else the folder's only images + JSON."
     root = Path(root)
-    image_dir = Path(image_dir) if image_dir is not None else root/name
-    ann_file = Path(ann_file) if ann_file is not None else root/'annotations'/f'instances_{name}.json'
-    if not image_dir.is_dir(): raise DataError(f"{image_dir}: COCO image folder does not exist (root {root}, split {split!r})")
-    if not ann_file.is_file(): raise DataError(f"{ann_file}: COCO annotation file does not exist (root {root}, split {split!r})")
+    names = [f'{split}2014', f'{split}2017'] if split in ('train', 'val') else [split]
+    name = next((n for n in names if (root/n).is_dir() or (root/'annotations'/f'instances_{n}.json').is_file()), None)
+    guess = _coco_guess(root) if name is None else (None, None)
+    if image_dir is not None: image_dir = Path(image_dir)
+    elif name is not None: image_dir = root/name
+    else: image_dir = guess[0] if guess[0] is not None else root/names[0]
+    if ann_file is not None: ann_file = Path(ann_file)
+    elif name is not None: ann_file = root/'annotations'/f'instances_{name}.json'
+    else: ann_file = guess[1] if guess[1] is not None else root/'annotations'/f'instances_{names[0]}.json'
+    looked = ' or '.join(f'{n}/ + annotations/instances_{n}.json' for n in names)
+    hint = f" (root {root}, split {split!r}; looked for {looked}, or one image folder + one annotations/*.json; pass image_dir/ann_file)"
+    if not image_dir.is_dir(): raise DataError(f"{image_dir}: COCO image folder does not exist{hint}")
+    if not ann_file.is_file(): raise DataError(f"{ann_file}: COCO annotation file does not exist{hint}")
     return image_dir, ann_file
 
 def write_coco_masks(ann_file, # instances_*.json
@@ -943,6 +959,7 @@ def open_dataset(name:str, # 'synthetic', 'voc' or 'coco'
         return SegmentationDataset(root, split, **kw)
     if name == 'voc': return SegmentationDataset(root, split, **kw)
     if name == 'coco':
+        if kw.pop('saliency', None): raise DataError(f"{root}: COCO has no saliency maps (saliency=True is for VOC-layout folders)")
         image_dir, ann_file = coco_paths(root, split, kw.pop('image_dir', None), kw.pop('ann_file', None))
         return COCOSegmentation(image_dir, ann_file, **kw)
     raise ConfigError(f"dataset name: unknown {name!r} (known: synthetic, voc, coco)")

@@ -344,7 +344,8 @@ def train_method(method, # a registry key or a Method instance
                 with atomic_path(model_path) as tmp: torch.save(saved, tmp)
             return dict(model_path=str(model_path), reused=True, rounds=saved.get('rounds_summary', []), seconds=0.0,
                         model=load_trained(model_path, device)[1])
-    dev = pick_device(device)
+    from wsss.train import init_distributed
+    dev = init_distributed(device)  # pick_device, and under torchrun the process group and cuda:LOCAL_RANK
     if transform is None: transform = method.train_transform()
     if collate_fn is None:
         from wsss.data import collate as collate_fn
@@ -369,7 +370,10 @@ def train_method(method, # a registry key or a Method instance
     state = dict(format='wsss.method/1', method=method.key, config=method.cfg.to_dict(), class_names=list(class_names),
                  num_classes=len(class_names), state_dict={k: v.detach().cpu().contiguous() for k, v in ctx.model.state_dict().items()},
                  method_state=method.state(), rounds_summary=summary)
-    with atomic_path(model_path) as tmp: torch.save(state, tmp)
+    from wsss.train import barrier, is_main_process
+    if is_main_process():  # under torchrun only rank 0 writes; the others wait until model.pt is there
+        with atomic_path(model_path) as tmp: torch.save(state, tmp)
+    barrier()
     return dict(model_path=str(model_path), reused=False, rounds=summary, seconds=time.perf_counter() - t0, model=ctx.model.eval())
 
 def load_trained(out_dir, # the train stage folder (or the model.pt file itself)

@@ -133,6 +133,7 @@ def make_pseudo_labels(cam_dir, # folder of `<id>.npz` CAM files
                        workers:int|None=None, # CRF processes (None: `crf_map`'s default; 0/1: serial)
                        overwrite:bool=False, # redo labels that already exist and read back
                        progress:bool=True, # tqdm progress bar
+                       rank:int|None=None, world_size:int|None=None, # shard: this process does ids[rank::world_size] (default: torchrun's env)
                       ) -> dict:
     "Write pseudo-label PNGs for every id of `dataset` from its CAM file; returns run statistics."
     from tqdm.auto import tqdm
@@ -140,7 +141,12 @@ def make_pseudo_labels(cam_dir, # folder of `<id>.npz` CAM files
     if crf_mode not in ('label', 'softmax'): raise ConfigError(f"crf_mode must be 'label' or 'softmax', got {crf_mode!r}")
     cam_dir, out_dir = Path(cam_dir), Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     ids = [str(i) for i in dataset.ids]
-    todo = [i for i, id_ in enumerate(ids) if overwrite or not _label_ok(out_dir/f'{id_}.png')]
+    from wsss.train import barrier, dist_env
+    r, w, _ = dist_env()
+    rank, world_size = (r if rank is None else int(rank)), (w if world_size is None else int(world_size))
+    if not 0 <= rank < world_size: raise ConfigError(f"rank must be in 0..{world_size - 1}, got {rank}")
+    mine = range(rank, len(ids), world_size)  # each label depends on its own image and CAM only: shards merge exactly
+    todo = [i for i in mine if overwrite or not _label_ok(out_dir/f'{ids[i]}.png')]
     missing = [ids[i] for i in todo if not (cam_dir/f'{ids[i]}.npz').is_file()]
     if missing: raise DataError(f"{cam_dir/(missing[0] + '.npz')}: CAM file missing ({len(missing)} of {len(todo)} ids have none; run make_cams first)")
     params = dict(threshold=threshold, fg_threshold=fg_threshold, bg_threshold=bg_threshold, bg_scale=bg_scale, crf_mode=crf_mode, alpha=alpha)
@@ -151,8 +157,9 @@ def make_pseudo_labels(cam_dir, # folder of `<id>.npz` CAM files
     else:  # the dataset travels once per pool task (it holds paths, not images); workers decode their own images
         crf_map(fn, todo, workers=workers, progress=f'pseudo[{kind}]' if progress else False)
     secs = time.perf_counter() - t0
+    barrier()  # under torchrun: every shard's labels are written when this returns
     return dict(out_dir=str(out_dir), kind=kind, params=params, n_images=len(ids), n_written=len(todo),
-                n_skipped=len(ids) - len(todo), seconds=round(secs, 3), images_per_s=(len(todo)/secs if todo and secs > 0 else None))
+                n_skipped=len(mine) - len(todo), rank=rank, world_size=world_size, seconds=round(secs, 3), images_per_s=(len(todo)/secs if todo and secs > 0 else None))
 
 # %% ../nbs/08_pseudo.ipynb #f175ca6c
 def eval_pseudo_labels(label_dir, # folder of `<id>.png` pseudo labels

@@ -11,12 +11,13 @@ from .core import WsssError, ConfigError, DataError, WeightsError, write_json, r
 
 # %% auto #0
 __all__ = ['DATASETS', 'PROFILES', 'METHOD_STAGES', 'REPORT_STAGE', 'STAGES', 'STAGE_OUTPUTS', 'PSEUDO_KINDS', 'SMOKE_MAX_IMAGES',
-           'RESULT_KEYS', 'CLS_KEYS', 'run_layout', 'stage_record_path', 'stage_clock_path', 'StageClock',
+           'RESULT_KEYS', 'CLS_KEYS', 'DDP_STAGES', 'run_layout', 'stage_record_path', 'stage_clock_path', 'StageClock',
            'finish_stage', 'stage_seconds', 'read_stage', 'synthetic_root', 'resolve_data_root', 'check_choice',
            'stage_split', 'stage_data', 'Head', 'preflight', 'check_run_data', 'StageFailed', 'experiments_dir',
            'SharedKernel', 'execute_stage', 'parse_methods', 'parse_stages', 'stage_seconds_of', 'method_results',
-           'random_init_warnings', 'check_results', 'reproduce', 'collect_results', 'results_table',
-           'threshold_curves_figure', 'qualitative_figure', 'main']
+           'random_init_warnings', 'check_results', 'reproduce', 'collect_results', 'run_stage_work',
+           'torchrun_command', 'launch_torchrun', 'coco_view', 'results_table', 'threshold_curves_figure',
+           'qualitative_figure', 'main']
 
 # %% ../nbs/10_repro.ipynb #63ea1519
 DATASETS = ('synthetic', 'voc', 'coco')
@@ -439,6 +440,8 @@ def reproduce(methods='cam', # method keys (comma-separated or a list) from the 
               stream=sys.stderr, # where the notebooks' stderr (tqdm bars) is echoed; None for silence
               fresh_kernels:bool=False, # a new kernel per stage instead of one shared kernel (slower, fully isolated)
               saliency_root=None, # saliency PNG folder for methods that need saliency (default: <data>/Saliency, else a stand-in)
+              nproc:int=1, # processes (GPUs) for train_cam and make_cam: > 1 runs their work under torchrun first
+              ann_file=None, image_dir=None, # coco: an instances JSON and its image folder, any names (see `coco_view`)
              ) -> dict:
     "Run the experiment notebooks for `methods` on `dataset` under `profile`; returns results.json's content."
     t_start = time.time()
@@ -449,6 +452,10 @@ def reproduce(methods='cam', # method keys (comma-separated or a list) from the 
     keep_clean = nbdir.parent if nbdir.parent.name == 'nbs' else nbdir  # nbdev would export executed copies from nbs/
     for name, p in (('--out', out), ('--figures', figures)):
         if keep_clean in (p, *p.parents): raise ConfigError(f"{name} {p}: outputs must not go into the notebooks folder {keep_clean}")
+    if not isinstance(nproc, int) or nproc < 1: raise ConfigError(f"--nproc must be a positive integer, got {nproc!r}")
+    if ann_file or image_dir:
+        if dataset != 'coco': raise ConfigError(f"--ann-file/--image-dir describe a COCO layout; they need --dataset coco, not {dataset!r}")
+        data_root = coco_view(out, data_root, ann_file=ann_file, image_dir=image_dir)
     given = dataset != 'synthetic' or bool(data_root)
     if given: root = resolve_data_root(dataset, data_root, profile, seed, out)  # path checks only: fail before the slow imports
     methods = parse_methods(methods)  # imports every registered method (torch)
@@ -481,6 +488,9 @@ def reproduce(methods='cam', # method keys (comma-separated or a list) from the 
                 if clock.resumed: log(f"[{m}] {st} ... resuming after an interruption ({clock.before:.1f} s spent on it before)")
                 elif stream is not None: log(f"[{m}] {st} ...")  # the progress bars that follow belong to this stage
                 with clock:
+                    if nproc > 1 and st in DDP_STAGES:  # the notebook then finds model.pt / the CAM files and records the stage
+                        launch_torchrun(st, nproc, log_file=rd/'logs'/f'{st}_torchrun.log', method=m, dataset=dataset, data_root=str(root),
+                                        profile=profile, out=str(out), device=device, seed=seed)
                     stage_params = dict(params, method=m, out_dir=str(rd))
                     if st == 'train_cam' and saliency_root: stage_params['saliency_root'] = str(Path(saliency_root).expanduser().resolve())
                     execute_stage(nbdir/f'{st}.ipynb', rd/f'{st}.ipynb', stage_params, cwd=rd,
@@ -555,6 +565,82 @@ def _update_results(base, dataset, profile, methods, params) -> dict:
     if res['methods']: check_results(res)
     write_json(Path(base)/'results.json', res)
     return res
+
+# %% ../nbs/10_repro.ipynb #8e8c15ef
+import contextlib
+from .core import atomic_path
+
+DDP_STAGES = ('train_cam', 'make_cam')  # stages whose work `wsss reproduce --nproc N` runs under torchrun
+
+def run_stage_work(stage:str, # 'train_cam' or 'make_cam'
+                   method:str='cam', dataset:str='synthetic', data_root=None, profile:str='quick',
+                   out='runs', # the runs folder (as `wsss reproduce --out`)
+                   device:str='auto', seed:int=0) -> dict:
+    "The heavy part of `stage` for `method` in this process (its share under torchrun), as the stage notebook does it."
+    check_choice('stage', stage, DDP_STAGES)
+    from wsss.method import get_method, load_trained, train_method
+    from wsss.train import barrier, dist_env, init_distributed, is_main_process
+    from wsss.cam import make_cams
+    dev, main = init_distributed(device), is_main_process()
+    if main: root = resolve_data_root(dataset, data_root, profile, seed, out)  # may generate the synthetic benchmark: once
+    barrier()
+    root = resolve_data_root(dataset, data_root, profile, seed, out)
+    run = run_layout(Path(out)/dataset/profile/method)
+    if stage == 'train_cam':
+        spec = get_method(method)
+        data = stage_data(dataset, root, profile, purpose='train', saliency='saliency' in spec.needs)
+        s = train_method(method, data.dataset, run.train, cfg=spec.Config.for_profile(profile), device=dev, seed=seed, progress=main)
+        return dict(stage=stage, model_path=s['model_path'], reused=s['reused'], world_size=dist_env()[1])
+    data = stage_data(dataset, root, profile, purpose='cam')
+    spec, model = load_trained(run.train, dev)
+    info = make_cams(spec, model, data.dataset, run.cams, scales=spec.cfg.cam_scales, flip=spec.cfg.cam_flip, device=dev,
+                     batch_size=spec.cfg.cam_batch_size, geometry=spec.cfg.cam_geometry, progress=main)
+    return dict(stage=stage, n_written=info['n_written'], rank=info['rank'], world_size=info['world_size'], images_per_s=info['images_per_s'])
+
+def torchrun_command(stage:str, nproc:int, **params) -> list[str]:
+    "The `python -m torch.distributed.run --standalone` command running `wsss ddp-stage` in `nproc` processes."
+    import tempfile
+    script = Path(tempfile.gettempdir())/'wsss_torchrun_entry.py'  # torchrun runs a script; this one is the `wsss` console script
+    if not script.exists() or 'wsss.cli' not in script.read_text():
+        with atomic_path(script) as tmp: Path(tmp).write_text("from wsss.cli import main\nraise SystemExit(main())\n")
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in params.items() if v not in (None, '')]
+    return [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={int(nproc)}', str(script), 'ddp-stage', stage, *args]
+
+def launch_torchrun(stage:str, nproc:int, log_file=None, **params) -> None:
+    "Run `run_stage_work` in `nproc` local processes through torchrun; StageFailed (naming the log) if any fails."
+    import subprocess, wsss
+    cmd = torchrun_command(stage, nproc, **params)
+    pkg = str(Path(wsss.__file__).resolve().parents[1])  # the children import this very wsss
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([pkg, *filter(None, [os.environ.get('PYTHONPATH')])]))
+    env.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // nproc)))
+    if log_file: Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+    with (open(log_file, 'w') if log_file else contextlib.nullcontext(None)) as f:
+        p = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT if f else None)
+    if p.returncode: raise StageFailed(f"{stage} under torchrun ({nproc} processes) failed with exit status {p.returncode}"
+                                       + (f" (log: {log_file})" if log_file else ''))
+
+def coco_view(out, # the runs folder: the view goes to <out>/data/coco-<hash>/
+              data_root=None, # COCO root the relative --ann-file/--image-dir are resolved against (optional)
+              ann_file=None, # instances JSON (any name)
+              image_dir=None, # its image folder (any name; default: the only image folder beside the annotations)
+              split:str='train', # the split name the stages open ('train')
+             ) -> Path:
+    "A folder with `<split>2014/` and `annotations/instances_<split>2014.json` linking to the given files."
+    import hashlib
+    from wsss.data import coco_paths
+    base = Path(data_root).expanduser() if data_root else None
+    rel = lambda p: None if p is None else (Path(p).expanduser() if Path(p).expanduser().is_absolute() or base is None else base/p)
+    image_dir, ann_file = coco_paths(base or Path(ann_file or image_dir).parent, split, rel(image_dir), rel(ann_file))
+    image_dir, ann_file = image_dir.resolve(), ann_file.resolve()
+    view = Path(out).resolve()/'data'/f"coco-{hashlib.sha1(f'{image_dir}|{ann_file}'.encode()).hexdigest()[:10]}"
+    name = f'{split}2014'
+    links = {view/name: image_dir, view/'annotations'/f'instances_{name}.json': ann_file}
+    for link, target in links.items():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink() and link.resolve() == target: continue
+        if link.is_symlink() or link.exists(): link.unlink()
+        link.symlink_to(target, target_is_directory=target.is_dir())
+    return view
 
 # %% ../nbs/10_repro.ipynb #eb128a65
 def results_table(results:dict, # content of results.json

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_train.ipynb #d52bb1b9
 from __future__ import annotations
-import json, math, random, sys, time
+import contextlib, json, math, os, random, sys, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -12,7 +12,8 @@ from tqdm import tqdm
 from .core import ConfigError, DataError, WsssError, amp_dtype, atomic_path, pick_device, write_text
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'seed_worker', 'make_loader', 'poly_lr', 'make_optimizer', 'fit']
+__all__ = ['OPTIMIZERS', 'seed_worker', 'dist_env', 'is_main_process', 'init_distributed', 'barrier', 'SeededItems',
+           'EpochSampler', 'make_loader', 'poly_lr', 'make_optimizer', 'fit']
 
 # %% ../nbs/06_train.ipynb #8215e8d5
 def seed_worker(worker_id:int):
@@ -20,25 +21,87 @@ def seed_worker(worker_id:int):
     s = torch.initial_seed() % 2**32
     np.random.seed(s); random.seed(s)
 
+def dist_env() -> tuple[int, int, int]:
+    "(rank, world_size, local_rank) from torchrun's environment; (0, 1, 0) in a plain process."
+    get = lambda k, d: int(os.environ.get(k, d) or d)
+    return get('RANK', 0), get('WORLD_SIZE', 1), get('LOCAL_RANK', 0)
+
+def is_main_process() -> bool:
+    "True in the process that writes shared files (rank 0, or the only process)."
+    return dist_env()[0] == 0
+
+def init_distributed(device='auto', # 'auto', 'cpu', 'cuda' (each process takes cuda:LOCAL_RANK)
+                    ) -> torch.device:
+    "This process's device; under torchrun (WORLD_SIZE > 1) also joins the process group once (nccl on CUDA, gloo on CPU)."
+    rank, world, local = dist_env()
+    dev = pick_device(device)
+    if world > 1 and dev.type == 'cuda' and dev.index is None: dev = torch.device('cuda', local % torch.cuda.device_count())
+    if world > 1 and not torch.distributed.is_initialized():
+        if dev.type == 'cuda': torch.cuda.set_device(dev)
+        torch.distributed.init_process_group('nccl' if dev.type == 'cuda' else 'gloo', rank=rank, world_size=world)
+    return dev
+
+def barrier():
+    "Wait for every process of the group (no-op outside torchrun)."
+    if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+        torch.distributed.barrier()
+
+def _item_seed(seed:int, epoch:int, index:int) -> int:
+    return int(np.random.SeedSequence([int(seed) % 2**32, int(epoch), int(index)]).generate_state(1)[0])
+
+@contextlib.contextmanager
+def _seeded(s:int):
+    "Seed python, numpy and torch (CPU) from `s` inside the block; restore their previous states after it."
+    py, npy = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        random.seed(s); np.random.seed(s); torch.manual_seed(s)
+        try: yield
+        finally: random.setstate(py); np.random.set_state(npy)
+
+class SeededItems(torch.utils.data.Dataset):
+    "Item `(epoch, i)` is `dataset[i]` drawn under generators seeded by `(seed, epoch, i)`: augmentation independent of workers and processes."
+    def __init__(self, dataset, seed:int=0): self.dataset, self.seed = dataset, int(seed)
+    def __len__(self): return len(self.dataset)
+    def __getitem__(self, key):
+        epoch, i = key if isinstance(key, tuple) else (0, key)
+        with _seeded(_item_seed(self.seed, epoch, i)): return self.dataset[i]
+
+class EpochSampler(torch.utils.data.distributed.DistributedSampler):
+    "`DistributedSampler` yielding `(epoch, index)` pairs for `SeededItems` (one process: rank 0 of 1)."
+    def __iter__(self): return ((self.epoch, i) for i in super().__iter__())
+
 def make_loader(dataset, # map-style dataset of dicts
-                batch_size:int, # images per step
-                *, shuffle:bool=True, # reshuffle every epoch (from a seeded generator)
+                batch_size:int, # images per step, over all processes (each of W processes loads batch_size / W)
+                *, shuffle:bool=True, # reshuffle every epoch (permutation from (seed, epoch))
                 drop_last:bool=True, # IRN drops the last incomplete batch
                 num_workers:int=0, # worker processes (0 = main process)
-                seed:int=0, # seed of the shuffle generator
+                seed:int=0, # seed of the order and of every item's augmentation
                 collate_fn=None, # batch collation (wsss.data.collate for dataset dicts)
+                rank:int|None=None, world_size:int|None=None, # this process's shard (default: from torchrun's environment)
+                persistent_workers:bool=False, # keep workers alive between epochs (GPU runs)
+                pin_memory:bool|None=None, # page-locked host batches (default: when CUDA is available)
+                prefetch_factor:int|None=None, # batches each worker prepares ahead (default: PyTorch's 2)
                ) -> torch.utils.data.DataLoader:
-    "A seeded DataLoader whose order and worker randomness repeat for the same seed."
+    "A seeded DataLoader whose batches and augmentations repeat for the same seed, whatever the workers and processes."
     if batch_size < 1: raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    g = torch.Generator(); g.manual_seed(int(seed))
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-                                       num_workers=num_workers, collate_fn=collate_fn, generator=g,
-                                       worker_init_fn=seed_worker, pin_memory=torch.cuda.is_available(),
-                                       persistent_workers=False)
+    r, w, _ = dist_env()
+    rank, world_size = (r if rank is None else int(rank)), (w if world_size is None else int(world_size))
+    if not 0 <= rank < world_size: raise ConfigError(f"rank must be in 0..{world_size - 1}, got {rank}")
+    if batch_size % world_size:
+        raise ConfigError(f"batch_size {batch_size} is not divisible by the {world_size} processes (each loads batch_size / processes images)")
+    sampler = EpochSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=int(seed), drop_last=drop_last)
+    extra = dict(prefetch_factor=prefetch_factor) if prefetch_factor and num_workers > 0 else {}
+    loader = torch.utils.data.DataLoader(SeededItems(dataset, seed), batch_size=batch_size // world_size, sampler=sampler,
+                                         drop_last=drop_last, num_workers=num_workers, collate_fn=collate_fn,
+                                         worker_init_fn=seed_worker, pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
+                                         persistent_workers=persistent_workers and num_workers > 0, **extra)
+    loader.global_batch_size, loader.world_size, loader.rank = batch_size, world_size, rank
+    return loader
 
-def _seed_epoch(seed:int, epoch:int, loader):
-    s = (int(seed) * 1_000_003 + int(epoch)) % 2**63
+def _seed_epoch(seed:int, epoch:int, loader, rank:int=0):
+    s = (int(seed) * 1_000_003 + int(epoch) + 7_919 * int(rank)) % 2**63
     random.seed(s); np.random.seed(s % 2**32); torch.manual_seed(s)
+    if hasattr(getattr(loader, 'sampler', None), 'set_epoch'): loader.sampler.set_epoch(int(epoch))
     if getattr(loader, 'generator', None) is not None: loader.generator.manual_seed(s)
 
 # %% ../nbs/06_train.ipynb #01b9501d
@@ -100,6 +163,28 @@ def _read_log(path:Path, max_step:int) -> list[str]:
         except (json.JSONDecodeError, KeyError, TypeError): pass  # a line cut by a kill
     return keep
 
+class _DDP(torch.nn.parallel.DistributedDataParallel):
+    "DistributedDataParallel that lends the wrapped model's attributes (methods call `model.cam`, `model.backbone` ...) and notes its forward calls."
+    def forward(self, *a, **kw):
+        self._wsss_forwarded = True
+        return super().forward(*a, **kw)
+    def __getattr__(self, name):
+        try: return super().__getattr__(name)
+        except AttributeError:
+            if name == 'module': raise  # not wrapped yet (during __init__): no recursion
+            return getattr(self.module, name)
+
+def _allreduce_mean(t:torch.Tensor, world:int) -> torch.Tensor:
+    if world > 1: torch.distributed.all_reduce(t); t /= world
+    return t
+
+def _reduce_terms(d:dict, world:int, device) -> dict:
+    "Average a dict of scalars over the processes (same keys on every process)."
+    if world == 1 or not d: return d
+    keys = sorted(d)
+    v = _allreduce_mean(torch.stack([torch.as_tensor(d[k], dtype=torch.float32, device=device).reshape(()) for k in keys]), world)
+    return dict(zip(keys, v.unbind()))
+
 def fit(model:torch.nn.Module, # the network (moved to `device`)
         loader, # DataLoader of batch dicts (see `make_loader`)
         loss_fn, # loss_fn(model, batch) -> dict of named terms with the total under 'loss'
@@ -122,13 +207,18 @@ def fit(model:torch.nn.Module, # the network (moved to `device`)
         progress:bool=True, # tqdm progress bar
         on_epoch_end=None, # callback(epoch, summary) after each epoch's checkpoint is written
         desc:str='train', # progress-bar label
+        find_unused_parameters:bool=True, # DDP: allow parameters a step does not use (methods with optional branches)
        ) -> dict:
-    "Poly-LR SGD training with per-epoch checkpoints and exact resume; returns a summary dict."
-    device = pick_device(device)
+    "Poly-LR SGD training with per-epoch checkpoints and exact resume (DDP under torchrun); returns a summary dict."
+    rank, world, _ = dist_env()
+    device = init_distributed(device)
+    main = rank == 0
     if epochs < 1: raise ConfigError(f"epochs must be >= 1, got {epochs}")
     steps_per_epoch = len(loader)
     if steps_per_epoch == 0:
         raise DataError(f"the training loader yields no batch (dataset of {len(loader.dataset)} items, batch size {loader.batch_size}, drop_last)")
+    if world > 1 and getattr(loader, 'world_size', None) != world:
+        raise ConfigError(f"fit under torchrun with {world} processes needs a loader from make_loader (sharded per process), got {type(loader).__name__}")
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = out_dir / 'checkpoint.pt', out_dir / 'train_log.jsonl'
     max_step = steps_per_epoch * epochs
@@ -154,27 +244,36 @@ def fit(model:torch.nn.Module, # the network (moved to `device`)
         model.load_state_dict(state['model']); opt.load_state_dict(state['optimizer']); scaler.load_state_dict(state['scaler'])
         _set_rng_state(state['rng'])
         start_epoch, step, history, seconds0 = state['epoch'], state['step'], state['history'], state['seconds']
-        if progress and start_epoch:  # say so: the bar starts part-way and the seconds include the earlier run
+        if progress and main and start_epoch:  # say so: the bar starts part-way and the seconds include the earlier run
             tqdm.write(f"{desc}: resumed from epoch {start_epoch} of {epochs} ({ckpt_path}, {seconds0:.1f} s of training before)", file=sys.stderr)
-    lines = _read_log(log_path, step) if start_epoch else []
-    write_text(log_path, ''.join(l + '\n' for l in lines))
+    if main:
+        lines = _read_log(log_path, step) if start_epoch else []
+        write_text(log_path, ''.join(l + '\n' for l in lines))
+    barrier()  # every process has read the checkpoint before anyone writes the next one
+    net = model
+    if world > 1:  # gradients averaged over the W shards of each batch = one process on the whole batch (mean losses)
+        net = _DDP(model, device_ids=[device.index] if device.type == 'cuda' else None, find_unused_parameters=find_unused_parameters)
     t0 = time.perf_counter()
     model.train()
-    bar = tqdm(total=max_step, initial=step, desc=desc, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=max_step, initial=step, desc=desc, disable=not (progress and main), dynamic_ncols=True)
     try:
-        with open(log_path, 'a') as log:
+        with (open(log_path, 'a') if main else contextlib.nullcontext()) as log:
             for epoch in range(start_epoch, epochs):
-                _seed_epoch(seed, epoch, loader)
+                _seed_epoch(seed, epoch, loader, rank)
                 sums, n, win, wn = {}, 0, {}, 0
                 for batch in loader:
                     batch = _to_device(batch, device, cl)
                     for g in opt.param_groups: g['lr'] = poly_lr(lr * g['lr_mult'], step, max_step, poly_power)
                     with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-                        out = loss_fn(model, batch)
+                        if world > 1: net._wsss_forwarded = False
+                        out = loss_fn(net, batch)
                     out = out if isinstance(out, dict) else {'loss': out}
                     if 'loss' not in out: raise ConfigError(f"loss_fn must return a dict with the total under 'loss', got keys {sorted(out)}")
                     opt.zero_grad(set_to_none=True)
                     scaler.scale(out['loss'].float()).backward()
+                    if world > 1 and not net._wsss_forwarded:  # the loss never called model(...): DDP saw no forward, average by hand
+                        for p in params:
+                            if p.grad is not None: _allreduce_mean(p.grad, world)
                     if grad_clip is not None:
                         scaler.unscale_(opt); torch.nn.utils.clip_grad_norm_(params, grad_clip)
                     scaler.step(opt); scaler.update()
@@ -183,20 +282,22 @@ def fit(model:torch.nn.Module, # the network (moved to `device`)
                         v = v.detach().float() if torch.is_tensor(v) else torch.tensor(float(v))
                         sums[k] = sums.get(k, 0) + v; win[k] = win.get(k, 0) + v
                     if step % log_every == 0 or n == steps_per_epoch:
-                        rec = {k: float(v) / wn for k, v in win.items()}
+                        rec = {k: float(v) / wn for k, v in _reduce_terms(win, world, device).items()}  # same on every process
                         if not all(math.isfinite(v) for v in rec.values()):
                             raise WsssError(f"non-finite loss {rec} at step {step} (epoch {epoch + 1}) in {out_dir}; lower the lr or use grad_clip")
-                        log.write(json.dumps(dict(step=step, epoch=epoch + 1, lr=opt.param_groups[0]['lr'], **rec,
-                                                  seconds=round(seconds0 + time.perf_counter() - t0, 3))) + '\n'); log.flush()
+                        if main: log.write(json.dumps(dict(step=step, epoch=epoch + 1, lr=opt.param_groups[0]['lr'], **rec,
+                                                           seconds=round(seconds0 + time.perf_counter() - t0, 3))) + '\n'); log.flush()
                         bar.set_postfix(loss=f"{rec['loss']:.4f}"); win, wn = {}, 0
-                summary = dict(epoch=epoch + 1, step=step, **{k: float(v) / n for k, v in sums.items()})
+                summary = dict(epoch=epoch + 1, step=step, **{k: float(v) / n for k, v in _reduce_terms(sums, world, device).items()})
                 history.append(summary)
                 state = dict(model=model.state_dict(), optimizer=opt.state_dict(), scaler=scaler.state_dict(), epoch=epoch + 1,
                              step=step, fingerprint=fingerprint, rng=_rng_state(), history=history,
                              seconds=seconds0 + time.perf_counter() - t0)
-                with atomic_path(ckpt_path) as tmp: torch.save(state, tmp)
+                if main:
+                    with atomic_path(ckpt_path) as tmp: torch.save(state, tmp)
+                barrier()
                 if on_epoch_end is not None: on_epoch_end(epoch + 1, summary)
     finally: bar.close()
     model.eval()
     return dict(epochs=epochs, steps=step, resumed_from_epoch=start_epoch, history=history, final=history[-1] if history else {},
-                seconds=seconds0 + time.perf_counter() - t0, checkpoint=str(ckpt_path), log=str(log_path))
+                seconds=seconds0 + time.perf_counter() - t0, checkpoint=str(ckpt_path), log=str(log_path), world_size=world)
