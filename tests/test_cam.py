@@ -151,7 +151,7 @@ def test_eval_cams_sweep_paper_threshold_and_coverage(tmp_path):
 
 def test_make_cams_on_real_voc_images(tmp_path, voc_mini):
     from wsss.data import SegmentationDataset
-    ds = SegmentationDataset(voc_mini, split='tiny20')
+    ds = SegmentationDataset(voc_mini, split='val')
     torch.manual_seed(0)
     net = CamNet(len(ds.class_names), backbone='tiny', weights='random', width=16)
     class First3:  # 3 real images keep the test fast

@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-VOC_MINI = Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'voc_mini' / 'VOCdevkit' / 'VOC2012'
-# the console script `wsss = wsss.repro:main`, called through this interpreter so PATH does not matter
-WSSS = [sys.executable, '-c', 'import sys; from wsss.repro import main; sys.exit(main())']
+VOC_MINI = Path(__file__).resolve().parent / 'fixtures' / 'voc_mini' / 'VOCdevkit' / 'VOC2012'  # in-repository real fixture
+# the console script `wsss = wsss.cli:main`, called through this interpreter so PATH does not matter
+WSSS = [sys.executable, '-c', 'import sys; from wsss.cli import main; sys.exit(main())']
 
 def wsss(*args, cwd=None, timeout=300):
     return subprocess.run([*WSSS, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)
@@ -67,7 +67,7 @@ def test_eval_ground_truth_against_itself(tmp_path):
     assert r.returncode == 0, r.stderr
     assert 'mIoU' in r.stdout and '100.00' in r.stdout, r.stdout
     d = json.loads(out.read_text())
-    assert d['miou'] == 1.0 and d['n_images'] == 200
+    assert d['miou'] == 1.0 and d['n_images'] == 18
     assert not [p for p in out.parent.iterdir() if p.name.startswith('.')]  # atomic: no temporaries left
 
 @pytest.mark.parametrize('args, needles', [

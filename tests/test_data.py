@@ -13,7 +13,7 @@ from wsss.data import (COCOSegmentation, JointTransform, SYNTHETIC_PROFILES, Seg
                        read_image, read_label_png, resolve_voc_root, synthetic_complete, synthetic_stats,
                        train_transform, validate_dataset, write_coco_masks, write_label_png)
 
-DATA = Path(__file__).resolve().parents[2]/'shared'/'data'
+DATA = Path(__file__).resolve().parent/'fixtures'  # the in-repository real-data fixtures (see their SOURCES.md)
 VOC = DATA/'voc_mini'/'VOCdevkit'/'VOC2012'
 COCO = DATA/'coco_mini'
 COCO_ANN = COCO/'annotations'/'test_coco.json'
@@ -24,15 +24,22 @@ COCO_ANN = COCO/'annotations'/'test_coco.json'
 def test_voc_mini_root_levels_and_splits():
     for r in (DATA/'voc_mini', DATA/'voc_mini'/'VOCdevkit', VOC):
         assert resolve_voc_root(r) == VOC
-    sizes = {s: len(SegmentationDataset(VOC, s)) for s in ('train', 'val', 'tiny20')}
+    sizes = {s: len(SegmentationDataset(VOC, s)) for s in ('train', 'val', 'trainval')}
+    assert sizes == {'train': 9, 'val': 9, 'trainval': 18}
+
+
+def test_larger_shared_voc_set(voc_shared):
+    "The 200-image set beside the clone, where present: the same reader, the official split sizes."
+    sizes = {s: len(SegmentationDataset(voc_shared.parents[1], s)) for s in ('train', 'val', 'tiny20')}
     assert sizes == {'train': 103, 'val': 97, 'tiny20': 20}
+    assert validate_dataset(voc_shared) == []
 
 
 def test_voc_mini_items_and_labels_from_masks_match_labels_txt():
     ds = SegmentationDataset(DATA/'voc_mini', 'train')
     txt = read_class_labels(VOC/'labels.txt', VOC_CLASSES)
     assert np.array_equal(ds.labels, np.stack([txt[i] for i in ds.ids]))
-    for i in (0, 50, 102):
+    for i in (0, 4, 8):
         it = ds[i]
         assert set(it) == {'id', 'image', 'label', 'mask'}
         assert it['image'].dtype == np.uint8 and it['image'].ndim == 3 and it['image'].shape[2] == 3
@@ -46,7 +53,7 @@ def test_label_files_txt_json_and_cls_labels_npy(tmp_path):
     txt = read_class_labels(VOC/'labels.txt')
     js = read_class_labels(VOC/'labels.json')
     npy = read_class_labels(VOC/'cls_labels.npy')  # PSA style: str keys
-    assert len(txt) == 200 and all(np.array_equal(txt[k], js[k]) and np.array_equal(txt[k], npy[k]) for k in txt)
+    assert len(txt) == 18 and all(np.array_equal(txt[k], js[k]) and np.array_equal(txt[k], npy[k]) for k in txt)
     # IRN style: int keys without the underscore
     d = {int(k.replace('_', '')): v for k, v in np.load(VOC/'cls_labels.npy', allow_pickle=True).item().items()}
     np.save(tmp_path/'irn_cls_labels.npy', d)
@@ -232,7 +239,7 @@ def test_dataloader_with_collate(tmp_path):
 
 def _voc_copy(tmp_path, n=6):
     root = tmp_path/'VOCdevkit'/'VOC2012'
-    ids = (VOC/'ImageSets'/'Segmentation'/'tiny20.txt').read_text().split()[:n]
+    ids = (VOC/'ImageSets'/'Segmentation'/'val.txt').read_text().split()[:n]
     for d in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'): (root/d).mkdir(parents=True)
     for i in ids:
         shutil.copy(VOC/'JPEGImages'/f'{i}.jpg', root/'JPEGImages')

@@ -7,7 +7,7 @@ from wsss.core import ConfigError, DataError
 from wsss.metrics import (ConfusionMeter, ThresholdSweep, cam_labels, confident_scores, confusion_matrix, eval_cli_report,
                           evaluate_cam_folder, evaluate_folders, format_scores, iou_from_confusion, miou, read_labels, scores)
 
-def voc_ids(voc_mini, split='tiny20'): return (voc_mini / 'ImageSets' / 'Segmentation' / f'{split}.txt').read_text().split()
+def voc_ids(voc_mini, split='val'): return (voc_mini / 'ImageSets' / 'Segmentation' / f'{split}.txt').read_text().split()
 
 def write_png(path, a):
     im = Image.fromarray(np.asarray(a, np.uint8), mode='P'); im.putpalette([0, 0, 0, 128, 0, 0] * 128); im.save(path)
@@ -16,7 +16,7 @@ def test_voc_gt_against_itself_is_perfect(voc_mini, tmp_path):
     ids = voc_ids(voc_mini)
     gt_dir = voc_mini / 'SegmentationClass'
     r = evaluate_folders(gt_dir, gt_dir, num_classes=21, ids=ids)
-    assert r['miou'] == 1.0 and r['n_images'] == 20 and r['pixel_accuracy'] == 1.0
+    assert r['miou'] == 1.0 and r['n_images'] == 9 and r['pixel_accuracy'] == 1.0
     present = {c for i in ids for c in np.unique(read_labels(gt_dir / f'{i}.png')) if c < 21}
     assert {k for k, v in r['iou'].items() if not np.isnan(v)} == {list(r['iou'])[c] for c in present}
     assert list(r['iou'])[15] == 'person' and list(r['iou'])[0] == 'background' and len(r['iou']) == 21
@@ -31,7 +31,7 @@ def test_voc_gt_against_perturbed_copy(voc_mini, tmp_path):
     c = int([v for v in np.unique(gt) if 0 < v < 255][0])
     pred = np.where(gt == 255, 0, gt); pred[gt == c] = 0
     (tmp_path / 'pred').mkdir(); write_png(tmp_path / 'pred' / f'{i}.png', pred)
-    r = evaluate_folders(tmp_path / 'pred', voc_mini / 'SegmentationClass', num_classes=21)
+    r = evaluate_folders(tmp_path / 'pred', voc_mini / 'SegmentationClass', num_classes=21, ids=[i])
     n_bg, n_c = int((gt == 0).sum()), int((gt == c).sum())
     names = list(r['iou'])
     assert r['iou'][names[c]] == 0.0
@@ -46,17 +46,18 @@ def test_folder_errors_name_the_file(voc_mini, tmp_path):
     gt_dir = voc_mini / 'SegmentationClass'
     pred = tmp_path / 'pred'; pred.mkdir()
     shutil.copy(gt_dir / f'{ids[0]}.png', pred / f'{ids[0]}.png')
-    with pytest.raises(DataError, match=f'{ids[1]}.png.*missing'): evaluate_folders(pred, gt_dir, ids=ids)
+    with pytest.raises(DataError, match=f'missing.*{ids[1]}.png'): evaluate_folders(pred, gt_dir, ids=ids)
+    one = ids[:1]
     gt = read_labels(gt_dir / f'{ids[0]}.png')
     write_png(pred / f'{ids[0]}.png', gt[:-1])  # one row short
-    with pytest.raises(DataError, match=f'{ids[0]}.png: size'): evaluate_folders(pred, gt_dir)
+    with pytest.raises(DataError, match=f'{ids[0]}.png: size'): evaluate_folders(pred, gt_dir, ids=one)
     bad = np.where(gt < 21, 30, 0)  # a class id that VOC does not have, on every labelled pixel
     write_png(pred / f'{ids[0]}.png', bad)
-    with pytest.raises(DataError, match=f'{ids[0]}.png: predicted value 30 is outside 0..20'): evaluate_folders(pred, gt_dir, num_classes=21)
+    with pytest.raises(DataError, match=f'{ids[0]}.png: predicted value 30 is outside 0..20'): evaluate_folders(pred, gt_dir, num_classes=21, ids=one)
     Image.fromarray(np.zeros((*gt.shape, 3), np.uint8)).save(pred / f'{ids[0]}.png')  # colour-rendered, not labels
-    with pytest.raises(DataError, match='mode RGB'): evaluate_folders(pred, gt_dir, num_classes=21)
+    with pytest.raises(DataError, match='mode RGB'): evaluate_folders(pred, gt_dir, num_classes=21, ids=one)
     (pred / f'{ids[0]}.png').write_bytes(b'not a png')
-    with pytest.raises(DataError, match=f'{ids[0]}.png: cannot be read'): evaluate_folders(pred, gt_dir, num_classes=21)
+    with pytest.raises(DataError, match=f'{ids[0]}.png: cannot be read'): evaluate_folders(pred, gt_dir, num_classes=21, ids=one)
     with pytest.raises(DataError, match='does not exist'): evaluate_folders(tmp_path / 'nope', gt_dir)
     with pytest.raises(DataError, match='no label PNGs'): evaluate_folders(tmp_path / 'pred', gt_dir, ids=[])
     with pytest.raises(ConfigError, match='num_classes'): evaluate_folders(gt_dir, gt_dir, num_classes=0, ids=ids)
@@ -137,3 +138,32 @@ def test_cli_report_and_strict_json(voc_mini, tmp_path):
     d = json.loads(raw)
     assert d['miou'] == 1.0 and d['n_images'] == 4 and None in d['iou'].values()
     assert len(format_scores(d).splitlines()) == 21 + 6
+
+def test_eval_scores_the_expected_ids_not_whatever_is_in_the_folder(voc_mini, tmp_path):
+    "A half-empty prediction folder is an error listing the missing ids, unless allow_missing, which records them."
+    gt_dir = voc_mini / 'SegmentationClass'
+    pred = tmp_path / 'pred'; pred.mkdir()
+    all_ids = sorted(p.stem for p in gt_dir.glob('*.png'))
+    for i in all_ids[::2]: shutil.copy(gt_dir / f'{i}.png', pred / f'{i}.png')
+    missing = all_ids[1::2]
+    with pytest.raises(DataError, match=f'{len(missing)} of {len(all_ids)} expected.*{missing[0]}.png.*allow-missing'):
+        evaluate_folders(pred, gt_dir, num_classes=21)
+    with pytest.warns(UserWarning, match=f'{len(missing)} of {len(all_ids)}'):
+        r = evaluate_folders(pred, gt_dir, num_classes=21, allow_missing=True)
+    assert r['n_images'] == len(all_ids) - len(missing) and r['n_expected'] == len(all_ids) and r['missing_ids'] == missing
+    assert 'missing' in format_scores(r) and missing[0] in format_scores(r)
+    # a split (by name, next to the ground truth, or as a list file) or an id list narrows what is expected
+    val = voc_ids(voc_mini, 'val')
+    for i in val: shutil.copy(gt_dir / f'{i}.png', pred / f'{i}.png')
+    assert evaluate_folders(pred, gt_dir, split='val')['n_images'] == len(val) == 9
+    split_file = voc_mini / 'ImageSets' / 'Segmentation' / 'val.txt'
+    assert evaluate_folders(pred, gt_dir, split=str(split_file))['missing_ids'] == []
+    (tmp_path / 'ids.txt').write_text('\n'.join(val[:3]) + '\n')
+    assert evaluate_folders(pred, gt_dir, ids=tmp_path / 'ids.txt')['n_images'] == 3
+    with pytest.raises(DataError, match="unknown split 'vall'"): evaluate_folders(pred, gt_dir, split='vall')
+    with pytest.raises(DataError, match='every|0 expected|prediction missing for 18 of 18'):
+        evaluate_folders(tmp_path, gt_dir, allow_missing=True)  # nothing at all to score is never allowed
+    # the CLI report warns on stderr and records the missing ids in its JSON
+    text = eval_cli_report(pred, gt_dir, num_classes=21, json_out=tmp_path / 'r.json', allow_missing=True)
+    d = json.loads((tmp_path / 'r.json').read_text())
+    assert d['missing_ids'] == [i for i in missing if i not in val] and d['n_expected'] == 18 and 'missing' in text

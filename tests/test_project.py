@@ -126,4 +126,4 @@ def test_wheel_holds_every_module_and_keeps_nbdev_in_the_dev_extra(tmp_path):
     requires = [l for l in meta.splitlines() if l.startswith('Requires-Dist:')]
     assert any(l.startswith('Requires-Dist: torch') for l in requires)
     assert all('extra == "dev"' in l for l in requires if 'nbdev' in l)
-    assert 'wsss = wsss.repro:main' in entry
+    assert 'wsss = wsss.cli:main' in entry

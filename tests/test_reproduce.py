@@ -5,7 +5,7 @@ import nbformat, pytest
 from wsss.repro import METHOD_STAGES, SMOKE_MAX_IMAGES, check_results, read_stage
 
 ROOT = Path(__file__).resolve().parents[1]
-VOC_MINI = Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'voc_mini'
+VOC_MINI = Path(__file__).resolve().parent / 'fixtures' / 'voc_mini'  # in-repository real fixture
 WSSS = [sys.executable, '-c', 'import sys; from wsss.repro import main; sys.exit(main())']
 SMOKE = ('reproduce', '--profile', 'smoke', '--methods', 'cam', '--device', 'cpu')
 

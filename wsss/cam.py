@@ -13,7 +13,9 @@ from .core import ConfigError, DataError, amp_dtype, pick_device, save_npz
 from .data import IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
-__all__ = ['multiscale_cam', 'normalize_cam', 'save_cam', 'load_cam', 'cam_ok', 'make_cams', 'eval_cams']
+__all__ = ['GEOMETRIES', 'IRN_STRIDE', 'multiscale_cam', 'register_geometry', 'resolve_geometry', 'imagenet_normalize',
+           'pil_rescale', 'irn_geometry', 'aligned_geometry', 'normalize_cam', 'save_cam', 'load_cam', 'cam_ok',
+           'make_cams', 'eval_cams']
 
 # %% ../nbs/07_cam.ipynb #c1378109
 def _rescale(x, s:float):
@@ -52,6 +54,77 @@ def multiscale_cam(cam_fn, # callable: N x 3 x h x w float -> N x K x h' x w' no
         if flip: m = m[:n] + m[n:].flip(-1)
         total = m if total is None else total + m
     return total[0] if single else total
+
+# %% ../nbs/07_cam.ipynb #f7f81a2d
+GEOMETRIES: dict = {}  # name -> fn(method, model, image uint8 H x W x 3, scales, flip, device) -> K x H x W raw maps (CPU float32)
+IRN_STRIDE = 16  # IRN's make_cam upsamples to the ceil-16 grid (`get_strided_up_size(size, 16)`), whatever the net
+
+def register_geometry(name:str): # the geometry's name (`make_cams(geometry=name)`, `--geometry name`)
+    "Decorator adding an inference geometry function to `GEOMETRIES` under `name`."
+    if not isinstance(name, str) or not name or name == 'official':
+        raise ConfigError(f"register_geometry: name must be a non-empty string other than 'official', got {name!r}")
+    def deco(fn):
+        old = GEOMETRIES.get(name)
+        if old is not None and (old.__module__, old.__qualname__) != (fn.__module__, fn.__qualname__) and old.__qualname__ != fn.__qualname__:
+            raise ConfigError(f"geometry {name!r} is already registered by {old.__module__}.{old.__qualname__}")
+        GEOMETRIES[name] = fn
+        return fn
+    return deco
+
+def resolve_geometry(method, # the method (its `official_geometry`), or None (IRN's plain CAM)
+                     geometry:str='aligned', # 'aligned', 'official' or a key of GEOMETRIES
+                    ) -> str:
+    "The `GEOMETRIES` key that `geometry` names for `method` ('official' -> `method.official_geometry`)."
+    name = getattr(method, 'official_geometry', 'irn') if geometry == 'official' else geometry
+    if name not in GEOMETRIES:
+        raise ConfigError(f"geometry: unknown geometry {geometry!r} (choose from official, {', '.join(sorted(GEOMETRIES))})")
+    return name
+
+def imagenet_normalize(image, # uint8 H x W x 3 RGB
+                      ) -> torch.Tensor:
+    "3 x H x W float32 `(image/255 - mean)/std`, computed in float64 like IRN's `TorchvisionNormalize`."
+    a = np.asarray(image)
+    if a.ndim != 3 or a.shape[2] != 3: raise DataError(f"image must be H x W x 3, got shape {a.shape}")
+    x = (a / 255. - np.asarray(IMAGENET_MEAN)) / np.asarray(IMAGENET_STD)
+    return torch.from_numpy(np.ascontiguousarray(x.astype(np.float32).transpose(2, 0, 1)))
+
+def pil_rescale(image, # uint8 H x W x 3
+                s:float, # scale factor
+               ) -> np.ndarray:
+    "IRN's `imutils.pil_rescale(img, s, order=3)`: PIL bicubic resize to (round(H s), round(W s)); unchanged when the size is."
+    from PIL import Image
+    h, w = image.shape[:2]
+    size = (max(1, int(np.round(h*s))), max(1, int(np.round(w*s))))
+    if size == (h, w): return image
+    return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize(size[::-1], Image.BICUBIC))
+
+def _cam_forward(method, model, x):
+    return (model(x) if method is None else method.cam_forward(model, x)).float()
+
+def _cam_forward_flipped(method, model, x):
+    "N x K x h x w maps of 2N images (N then their flips), flip pair merged (IRN `CAM.forward`)."
+    if method is not None and hasattr(method, 'cam_forward_flipped'): return method.cam_forward_flipped(model, x).float()
+    m, n = _cam_forward(method, model, x), len(x) // 2
+    return m[:n] + m[n:].flip(-1)
+
+@register_geometry('irn')
+def irn_geometry(method, model, image, scales, flip:bool, device) -> torch.Tensor:
+    "IRN `step/make_cam.py` (`high_res`) on one uint8 image: K x H x W raw maps (see the steps above)."
+    H, W = image.shape[:2]
+    up = (-(-H // IRN_STRIDE) * IRN_STRIDE, -(-W // IRN_STRIDE) * IRN_STRIDE)
+    total = None
+    for s in scales:
+        x = imagenet_normalize(image if s == 1 else pil_rescale(image, s))[None].to(device)
+        m = _cam_forward_flipped(method, model, torch.cat([x, x.flip(-1)])) if flip else _cam_forward(method, model, x)
+        m = F.interpolate(m.float(), size=up, mode='bilinear', align_corners=False)[0, :, :H, :W]
+        total = m if total is None else total + m
+    return total.cpu()
+
+@register_geometry('aligned')
+def aligned_geometry(method, model, image, scales, flip:bool, device) -> torch.Tensor:
+    "The batched `multiscale_cam` path on one uint8 image (what `make_cams(geometry='aligned')` computes in batches)."
+    x = imagenet_normalize(image).to(device)
+    return multiscale_cam(lambda t: _cam_forward(method, model, t), x, scales=scales, flip=flip).cpu()
 
 # %% ../nbs/07_cam.ipynb #5eea4d05
 def normalize_cam(cam, # C x H x W raw maps (or C+1 with background first when `has_background`), non-negative
@@ -111,12 +184,17 @@ def cam_ok(path) -> bool:
 # %% ../nbs/07_cam.ipynb #c7dd5ff7
 class _CamInputs(torch.utils.data.Dataset):
     "Dataset items -> dict(id, image 3 x H x W normalised float32, label float32[C]) for the loader workers."
-    def __init__(self, dataset, indices): self.dataset, self.indices = dataset, list(indices)
+    def __init__(self, dataset, indices, raw:bool=False): self.dataset, self.indices, self.raw = dataset, list(indices), raw
     def __len__(self): return len(self.indices)
     def __getitem__(self, i):
         item = self.dataset[self.indices[i]]
         img = item['image']
-        if torch.is_tensor(img) and img.is_floating_point(): x = img.float()  # already normalised (eval_transform)
+        if self.raw:  # per-image geometries start from the uint8 image (IRN rescales 8-bit pixels with PIL)
+            a = img.numpy() if torch.is_tensor(img) else np.asarray(img)
+            if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
+                raise DataError(f"{item.get('id')}: this CAM geometry needs the raw uint8 H x W x 3 image, got {a.dtype} {a.shape}")
+            x = a
+        elif torch.is_tensor(img) and img.is_floating_point(): x = img.float()  # already normalised (eval_transform)
         else:
             a = np.asarray(img)
             if a.ndim != 3 or a.shape[2] != 3: raise DataError(f"{item.get('id')}: image must be H x W x 3, got shape {a.shape}")
@@ -140,11 +218,13 @@ def make_cams(method, # object with `cam_forward(model, images)` and `has_backgr
               overwrite:bool=False, # recompute files that already exist and load
               progress:bool=True, # tqdm progress bar
               workers:int=2, # DataLoader workers decoding images
-              stride:int|None=None, # output stride for exact upsampling geometry (see `multiscale_cam`)
+              stride:int|None=None, # output stride for the aligned path's upsampling (see `multiscale_cam`)
+              geometry:str='aligned', # 'aligned' (batched), 'official' (`method.official_geometry`) or a key of GEOMETRIES
              ) -> dict:
     "Write `<out_dir>/<id>.npz` CAM files for every image of `dataset`; returns run statistics."
     from tqdm.auto import tqdm
     if batch_size < 1: raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    geo = resolve_geometry(method, geometry)
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     ids = [str(i) for i in dataset.ids]
     todo = [i for i, id_ in enumerate(ids) if overwrite or not cam_ok(out_dir/f'{id_}.npz')]
@@ -156,12 +236,19 @@ def make_cams(method, # object with `cam_forward(model, images)` and `has_backgr
         if dev.type == 'cuda': x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=dt or torch.float32, enabled=dt is not None):
             return (model(x) if method is None else method.cam_forward(model, x)).float()
-    loader = torch.utils.data.DataLoader(_CamInputs(dataset, todo), batch_size=batch_size, shuffle=False,
+    loader = torch.utils.data.DataLoader(_CamInputs(dataset, todo, raw=geo != 'aligned'), batch_size=batch_size, shuffle=False,
                                          num_workers=workers if len(todo) > 1 else 0, collate_fn=_as_list,
                                          pin_memory=dev.type == 'cuda')
     t0, n = time.perf_counter(), 0
     with torch.inference_mode(), tqdm(total=len(todo), desc='make_cam', disable=not progress) as bar:
         for batch in loader:
+            if geo != 'aligned':  # one image at a time, float32, exactly as the official code
+                for it in batch:
+                    raw = GEOMETRIES[geo](method, model, it['image'], tuple(scales), flip, dev)
+                    keys, cam = normalize_cam(raw, it['label'], has_background=has_bg)
+                    save_cam(out_dir/f"{it['id']}.npz", keys, cam)
+                    n += 1; bar.update(1)
+                continue
             groups = {}
             for it in batch: groups.setdefault(tuple(it['image'].shape), []).append(it)
             for items in groups.values():
@@ -174,7 +261,8 @@ def make_cams(method, # object with `cam_forward(model, images)` and `has_backgr
     secs = time.perf_counter() - t0
     return dict(out_dir=str(out_dir), n_images=len(ids), n_written=n, n_skipped=len(ids) - len(todo),
                 seconds=round(secs, 3), images_per_s=(n/secs if n and secs > 0 else None),
-                scales=list(scales), flip=flip, device=str(dev), amp=str(dt).replace('torch.', '') if dt else 'off',
+                scales=list(scales), flip=flip, device=str(dev), geometry=geo,
+                amp=str(dt).replace('torch.', '') if dt and geo == 'aligned' else 'off',
                 has_background=has_bg)
 
 # %% ../nbs/07_cam.ipynb #596865c1

@@ -49,9 +49,13 @@ class MethodConfig:
     cam_scales: tuple = (1.0, 0.5, 1.5, 2.0) # multi-scale CAM inference
     cam_flip: bool = True # add flipped images at CAM inference
     cam_batch_size: int = 1 # same-size images per CAM forward pass (IRN infers one image at a time; batching is ours)
+    cam_geometry: str = 'official' # CAM inference geometry (wsss.cam.GEOMETRIES): 'official' = the method's own, or 'aligned' (batched)
     cam_eval_thres: float = 0.15 # background threshold for CAM evaluation
     conf_fg_thres: float = 0.30 # IRN ir-label confident-foreground threshold
     conf_bg_thres: float = 0.05 # IRN ir-label confident-background threshold
+    # settings that only change inference or evaluation: train_method reuses a model.pt that differs in these alone
+    INFERENCE_FIELDS: ClassVar[frozenset] = frozenset({'cam_scales', 'cam_flip', 'cam_batch_size', 'cam_geometry',
+                                                       'cam_eval_thres', 'conf_fg_thres', 'conf_bg_thres'})
     PROFILES: ClassVar[dict] = {
         'paper': {},
         # CPU profiles (our choice, not from a paper): a small randomly initialised backbone (no ImageNet file needed).
@@ -59,9 +63,10 @@ class MethodConfig:
         # training 600 images takes well under 90 s on 2 CPU cores (width 16, 8 epochs: ~40 s of CPU time)
         'quick': dict(backbone='tiny', weights='random', strides=(2, 2, 1, 1), frozen_stages=0, width=16, crop_size=96,
                       resize_long=(80, 112), batch_size=16, epochs=8, lr=0.1, new_lr_mult=1.0, cam_scales=(1.0, 0.5, 1.5), cam_flip=True,
-                      cam_batch_size=32),
+                      cam_batch_size=32, cam_geometry='aligned'),
         'smoke': dict(backbone='tiny', weights='random', frozen_stages=0, width=16, crop_size=64, resize_long=(56, 72),
-                      batch_size=4, epochs=1, lr=0.05, new_lr_mult=1.0, cam_scales=(1.0,), cam_flip=False, cam_batch_size=32),
+                      batch_size=4, epochs=1, lr=0.05, new_lr_mult=1.0, cam_scales=(1.0,), cam_flip=False, cam_batch_size=32,
+                      cam_geometry='aligned'),
     }
 
     def __post_init__(self):
@@ -77,6 +82,8 @@ class MethodConfig:
         lo, hi = self.resize_long
         if not 0 < lo <= hi: raise ConfigError(f"resize_long must be (lo, hi) with 0 < lo <= hi, got {self.resize_long}")
         if not self.cam_scales or min(self.cam_scales) <= 0: raise ConfigError(f"cam_scales must be positive, got {self.cam_scales}")
+        if not isinstance(self.cam_geometry, str) or not self.cam_geometry:
+            raise ConfigError(f"cam_geometry must be 'official', 'aligned' or a wsss.cam geometry name, got {self.cam_geometry!r}")
 
     @classmethod
     def for_profile(cls, profile:str='quick', # 'smoke', 'quick' or 'paper'
@@ -94,6 +101,9 @@ class MethodConfig:
         return cls(**d)
 
     def to_dict(self) -> dict: return dataclasses.asdict(self)
+    def training_dict(self) -> dict:
+        "The settings that shape the trained weights (every field but `INFERENCE_FIELDS`)."
+        return {k: v for k, v in self.to_dict().items() if k not in self.INFERENCE_FIELDS}
     def replace(self, **kw): return self.from_dict({**self.to_dict(), **kw})
 
 # %% ../nbs/09_method.ipynb #c6a1e3de
@@ -120,6 +130,8 @@ class Method:
     has_background: ClassVar[bool] = False # cam_forward returns background as channel 0
     needs: ClassVar[frozenset] = frozenset() # extra item keys training needs ('saliency', 'mask', or ones before_round adds)
     paper: ClassVar[str] = '' # citation of the method
+    official_geometry: ClassVar[str] = 'irn' # the official inference geometry, a key of wsss.cam.GEOMETRIES
+    official_checkpoint_formats: ClassVar[tuple] = () # official checkpoint files load_official_checkpoint reads (help and errors)
 
     def __init__(self, cfg:MethodConfig|None=None, # a Config; None = Config.for_profile(profile, **overrides)
                  *, profile:str='quick', **overrides):
@@ -147,6 +159,20 @@ class Method:
     def cam_forward(self, model:nn.Module, images:torch.Tensor) -> torch.Tensor:
         "B x K x h x w non-negative maps for ImageNet-normalised B x 3 x H x W images (K = C, or C+1 with bg first)."
         raise NotImplementedError
+
+    def cam_forward_flipped(self, model:nn.Module, images:torch.Tensor) -> torch.Tensor:
+        "N x K x h x w maps of 2N images (N originals, then their N horizontal flips), each flip pair merged (IRN `CAM.forward`)."
+        m = self.cam_forward(model, images)
+        n = len(m) // 2
+        return m[:n] + m[n:].flip(-1)
+
+    def load_official_checkpoint(self, path, num_classes:int) -> nn.Module:
+        "The network with the weights of an official checkpoint file (eval mode); WeightsError naming the file otherwise."
+        raise WeightsError(f"{path}: method {self.key!r} has no official checkpoint format (use a wsss model.pt written by train_method)")
+
+    def report_figures(self, run_dir, data) -> dict:
+        "Figures explaining the method's mechanism, {name: matplotlib Figure}, saved by the report stage. Default: none."
+        return {}
 
     def before_round(self, round_index:int, ctx:RoundContext) -> None:
         "Work between rounds (clustering, pseudo-label regeneration ...); may replace ctx.dataset. Default: nothing."
@@ -266,6 +292,12 @@ def _check_needs(method, dataset, where:str):
         raise DataError(f"{root}: method {method.key!r} needs item keys {missing} ({where}); open the dataset with them "
                         f"(e.g. saliency=True) or check that the dataset has them")
 
+def _same_training(saved:dict, method) -> bool:
+    "True when model.pt's config equals `method.cfg` in every training setting (`INFERENCE_FIELDS` may differ)."
+    try: old = type(method.cfg).from_dict(saved.get('config') or {})
+    except (ConfigError, TypeError): return False
+    return old.training_dict() == method.cfg.training_dict()
+
 def _as_method(method, cfg=None, profile:str='quick'):
     if isinstance(method, Method): return method if cfg is None else type(method)(cfg)
     return get_method(method)(cfg, profile=profile)
@@ -293,7 +325,10 @@ def train_method(method, # a registry key or a Method instance
     if resume and model_path.exists():
         try: saved = torch.load(model_path, map_location='cpu', weights_only=True)
         except Exception: saved = None  # unreadable: retrain
-        if saved and saved.get('method') == method.key and saved.get('config') == method.cfg.to_dict() and tuple(saved.get('class_names', ())) == class_names:
+        if saved and saved.get('method') == method.key and tuple(saved.get('class_names', ())) == class_names and _same_training(saved, method):
+            if saved.get('config') != method.cfg.to_dict():  # only inference settings differ: keep the weights, record the new ones
+                saved['config'] = method.cfg.to_dict()
+                with atomic_path(model_path) as tmp: torch.save(saved, tmp)
             return dict(model_path=str(model_path), reused=True, rounds=saved.get('rounds_summary', []), seconds=0.0,
                         model=load_trained(model_path, device)[1])
     dev = pick_device(device)
@@ -360,6 +395,9 @@ def check_method(key:str, # registry key
         except Exception as e: _fail(key, f"Config.for_profile({p!r}) fails: {e}")
     if not isinstance(cls.has_background, bool): _fail(key, "has_background must be a bool")
     if not all(isinstance(n, str) for n in cls.needs): _fail(key, "needs must be a set of item keys")
+    from wsss.cam import GEOMETRIES
+    if cls.official_geometry not in GEOMETRIES:
+        _fail(key, f"official_geometry {cls.official_geometry!r} is not a registered geometry (wsss.cam.GEOMETRIES: {sorted(GEOMETRIES)})")
     cfg = cls.Config.for_profile('smoke', weights='random', epochs=1)
     method = cls(cfg)
     dataset = dataset if dataset is not None else RandomDataset(8, 3, (64, 80), seed=seed)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_metrics.ipynb #05463cba
 from __future__ import annotations
-import os
+import os, sys, warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
@@ -15,7 +15,7 @@ from .data import VOC_CLASSES
 # %% auto #0
 __all__ = ['confusion_matrix', 'iou_from_confusion', 'miou', 'precision_recall', 'scores', 'ConfusionMeter', 'confident_scores',
            'cam_labels', 'default_thresholds', 'SweepBest', 'ThresholdSweep', 'cam_threshold_sweep',
-           'evaluate_cam_folder', 'read_labels', 'evaluate_folders', 'format_scores', 'eval_cli_report']
+           'evaluate_cam_folder', 'read_labels', 'expected_ids', 'evaluate_folders', 'format_scores', 'eval_cli_report']
 
 # %% ../nbs/02_metrics.ipynb #bca1af56
 def _to_numpy(x):
@@ -299,26 +299,67 @@ def _pair_counts(pred_path:Path, gt_path:Path) -> np.ndarray:
     # (gt << 8 | pred) in uint16 is 2-3x faster than int32/int64 index arithmetic for 8-bit labels
     return np.bincount((g.astype(np.uint16) << 8 | p).ravel(), minlength=65536).reshape(256, 256)
 
+def _read_id_list(path:Path) -> list[str]:
+    "Ids of a list file: the first token of each line, as a file stem (plain ids or DeepLab's two-column lists)."
+    ids = [Path(l.split()[0]).stem for l in path.read_text().splitlines() if l.strip() and not l.lstrip().startswith('#')]
+    if not ids: raise DataError(f"{path}: id list is empty")
+    return ids
+
+def expected_ids(gt_dir, # folder of ground-truth label PNGs <id>.png
+                 split:str|None=None, # a split name (ImageSets/Segmentation/<split>.txt of the dataset holding gt_dir) or a list file
+                 ids=None, # ids to expect: a sequence of ids, or a list file (one id per line)
+                ) -> list[str]:
+    "The ids an evaluation must score: `ids`, else `split`'s list, else every ground-truth PNG in `gt_dir`."
+    gt_dir = Path(gt_dir)
+    if ids is not None and split is not None: raise ConfigError("give the ids to expect either as `ids` or as `split`, not both")
+    if isinstance(ids, (str, os.PathLike)):
+        p = Path(ids)
+        if not p.is_file(): raise DataError(f"{p}: id list file does not exist")
+        return _read_id_list(p)
+    if ids is not None: return [str(i) for i in ids]
+    if split is not None:
+        if Path(split).suffix == '.txt' or os.sep in str(split):
+            p = Path(split)
+            if not p.is_file(): raise DataError(f"{p}: split list file does not exist")
+            return _read_id_list(p)
+        from wsss.data import read_split
+        try: return read_split(gt_dir.parent, split)
+        except DataError as e: raise DataError(f"split {split!r} next to {gt_dir}: {e}") from None
+    return [p.stem for p in visible_files(gt_dir, '*.png')]
+
+def _first(ids, k:int=5) -> str:
+    return ', '.join(ids[:k]) + (f', ... ({len(ids) - k} more)' if len(ids) > k else '')
+
 def evaluate_folders(pred_dir, # folder of predicted label PNGs <id>.png
                      gt_dir, # folder of ground-truth label PNGs <id>.png (255 = void)
                      num_classes:int|None=None, # n with background; default len(class_names)(+1) or inferred from the data
-                     ids=None, # ids to score (default: every PNG in pred_dir); a missing prediction is an error
+                     ids=None, # ids to expect (a sequence or a list file; default: `split`, else every ground-truth PNG)
                      class_names=None, # n or n-1 names for the per-class entries
                      workers:int|None=None, # reader threads (0 or 1: serial)
+                     split:str|None=None, # expect the ids of this split (see `expected_ids`)
+                     allow_missing:bool=False, # score the predictions present, warn, and record the missing ids
                     ) -> dict:
-    "Score a folder of label PNGs against ground truth: `scores(...)` plus `n_images`, `pred_dir`, `gt_dir`."
+    "Score the expected ids' label PNGs against ground truth: `scores(...)` plus `n_images`, `n_expected`, `missing_ids`, the folders."
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
     for d, what in ((pred_dir, 'prediction'), (gt_dir, 'ground-truth')):
         if not d.is_dir(): raise DataError(f"{d}: {what} folder does not exist")
-    if ids is None: ids = [p.stem for p in visible_files(pred_dir, '*.png')]
-    ids = list(ids)
-    if not ids: raise DataError(f"{pred_dir}: no label PNGs to evaluate")
+    expected = expected_ids(gt_dir, split, ids)
+    if not expected: raise DataError(f"{gt_dir}: no label PNGs to evaluate (no ids expected)")
     if num_classes is None and class_names is not None:
         num_classes = len(class_names) + (0 if list(class_names)[:1] == ['background'] else 1)
     n = None if num_classes is None else _check_num_classes(num_classes)
-    for i in ids:  # fail fast, before any decoding, on the most common mistake
-        if not (pred_dir / f'{i}.png').exists(): raise DataError(f"{pred_dir / f'{i}.png'}: prediction missing for id {i}")
+    # fail fast, before any decoding, on the most common mistakes: a missing ground truth, missing predictions
+    for i in expected:
         if not (gt_dir / f'{i}.png').exists(): raise DataError(f"{gt_dir / f'{i}.png'}: ground truth missing for id {i}")
+    present = {p.stem for p in visible_files(pred_dir, '*.png')}
+    missing = [i for i in expected if i not in present]
+    if missing:
+        msg = (f"{pred_dir}: prediction missing for {len(missing)} of {len(expected)} expected ids: "
+               f"{_first([f'{i}.png' for i in missing])}")
+        if not allow_missing or len(missing) == len(expected):
+            raise DataError(msg + ("" if allow_missing else " (allow_missing=True / --allow-missing scores the rest and records them)"))
+        warnings.warn(msg + "; scoring the rest, the missing ids are recorded in the result", stacklevel=2)
+    ids = [i for i in expected if i in present]
     def one(i):
         c = _pair_counts(pred_dir / f'{i}.png', gt_dir / f'{i}.png')
         if n is not None:  # predictions outside 0..n-1 on labelled pixels
@@ -332,8 +373,9 @@ def evaluate_folders(pred_dir, # folder of predicted label PNGs <id>.png
         if 255 in pred_used: raise DataError(f"{pred_dir}: predictions contain 255 on labelled pixels; pass num_classes")
         n = int(max(gt_used.max(initial=0), pred_used.max(initial=0))) + 1
     d = scores(total[:n, :n], class_names)
-    d.update(n_images=len(ids), pred_dir=str(pred_dir), gt_dir=str(gt_dir))
+    d.update(n_images=len(ids), n_expected=len(expected), missing_ids=missing, pred_dir=str(pred_dir), gt_dir=str(gt_dir))
     return d
+
 
 # %% ../nbs/02_metrics.ipynb #67709252
 def format_scores(d:dict, # a `scores` / `evaluate_folders` dict
@@ -349,15 +391,23 @@ def format_scores(d:dict, # a `scores` / `evaluate_folders` dict
     lines.append(f"{'mIoU':<{w}} {pct(d['miou'])}")
     lines.append(f"{'pixel acc':<{w}} {pct(d['pixel_accuracy'])}")
     if 'n_images' in d: lines.append(f"{'images':<{w}} {d['n_images']:6d}")
+    if d.get('missing_ids'):
+        lines.append(f"{'missing':<{w}} {len(d['missing_ids']):6d} of {d['n_expected']} expected (not scored): {_first(d['missing_ids'])}")
     return '\n'.join(lines)
 
 def eval_cli_report(pred_dir, gt_dir, # folders of <id>.png label maps
                     num_classes:int|None=None, # default: inferred (see `evaluate_folders`)
                     json_out=None, # optional path for the full result as JSON (atomic write)
                     ids=None, class_names=None, workers:int|None=None,
+                    split:str|None=None, # expect this split's ids (see `expected_ids`)
+                    allow_missing:bool=False, # warn (on stderr) instead of failing on missing predictions
                    ) -> str:
     "What `wsss eval` prints: `evaluate_folders` as a table; also writes `json_out` when given."
-    d = evaluate_folders(pred_dir, gt_dir, num_classes=num_classes, ids=ids, class_names=class_names, workers=workers)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        d = evaluate_folders(pred_dir, gt_dir, num_classes=num_classes, ids=ids, class_names=class_names, workers=workers,
+                             split=split, allow_missing=allow_missing)
+    for w in caught: print(f"wsss: warning: {w.message}", file=sys.stderr)
     if json_out is not None:
         write_json(json_out, d)  # strict JSON: absent classes (NaN) become null
     return format_scores(d)

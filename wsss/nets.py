@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math, re
 from pathlib import Path
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -13,9 +14,11 @@ import torchvision
 from .core import ConfigError, WeightsError
 
 # %% auto #0
-__all__ = ['IMAGENET_CHECKPOINTS', 'BACKBONES', 'FixedBatchNorm', 'ResNetBackbone', 'TinyBackbone',
+__all__ = ['IMAGENET_CHECKPOINTS', 'BACKBONES', 'RESNET38D_IMAGENET', 'FixedBatchNorm', 'ResNetBackbone', 'TinyBackbone',
            'imagenet_checkpoint_candidates', 'resolve_weights', 'load_imagenet_backbone', 'build_backbone', 'CamNet',
-           'multilabel_loss', 'irn_key_to_ours', 'to_irn_state_dict', 'load_irn_cam_checkpoint']
+           'multilabel_loss', 'irn_key_to_ours', 'to_irn_state_dict', 'load_irn_cam_checkpoint', 'Res38Block',
+           'Res38Bottleneck', 'ResNet38d', 'read_mxnet_params', 'mxnet_name_to_resnet38d', 'mxnet_to_resnet38d',
+           'load_resnet38d_weights', 'build_resnet38d']
 
 # %% ../nbs/05_nets.ipynb #2308fa0a
 class FixedBatchNorm(nn.BatchNorm2d):
@@ -37,7 +40,7 @@ IMAGENET_CHECKPOINTS = {
     'resnet50': ('resnet50-0676ba61.pth', 'resnet50-19c8e357.pth'),
     'resnet101': ('resnet101-63fe2227.pth', 'resnet101-5d3b4d8f.pth'),
 }
-BACKBONES = (*_RESNETS, 'tiny')
+BACKBONES = (*_RESNETS, 'tiny', 'resnet38d')  # resnet38d: PSA's ResNet-38d, defined below
 
 def _stage_forward(modules, x, frozen:bool):
     if not frozen: return modules(x)
@@ -174,6 +177,7 @@ def build_backbone(arch:str='resnet50', # one of BACKBONES
                   ) -> nn.Module:
     "A backbone with `stages(x)`, `stage_channels` and `out_channels`, initialised as `weights` says."
     if arch not in BACKBONES: raise ConfigError(f"backbone must be one of {BACKBONES}, got {arch!r}")
+    if arch == 'resnet38d': return build_resnet38d(weights)  # fixed OS8 geometry: `strides` does not apply
     if arch == 'tiny':
         if weights is None or weights != 'random': raise ConfigError(f"backbone 'tiny' has no pretrained weights: pass weights='random' (got {weights!r})")
         return TinyBackbone(strides, width)
@@ -273,3 +277,223 @@ def load_irn_cam_checkpoint(model:CamNet, # a CamNet with the official architect
                            f"unknown keys {unknown[:5]}, missing {missing[:5]}, unexpected {extra[:5]}, shape mismatch {wrong[:5]}")
     model.load_state_dict({**own, **mapped})
     return model
+
+# %% ../nbs/05_nets.ipynb #bfd15c12
+class Res38Block(nn.Module):
+    "PSA `ResBlock`: pre-activation unit with two 3x3 convolutions; `forward(x, True)` also returns its BN-ReLU input."
+    def __init__(self, cin:int, cmid:int, cout:int, stride:int=1, first_dilation:int|None=None, dilation:int=1):
+        super().__init__()
+        fd = dilation if first_dilation is None else first_dilation
+        self.same_shape = cin == cout and stride == 1
+        self.bn_branch2a = FixedBatchNorm(cin)
+        self.conv_branch2a = nn.Conv2d(cin, cmid, 3, stride, padding=fd, dilation=fd, bias=False)
+        self.bn_branch2b1 = FixedBatchNorm(cmid)
+        self.conv_branch2b1 = nn.Conv2d(cmid, cout, 3, padding=dilation, dilation=dilation, bias=False)
+        if not self.same_shape: self.conv_branch1 = nn.Conv2d(cin, cout, 1, stride, bias=False)
+
+    def forward(self, x, return_act:bool=False):
+        a = F.relu(self.bn_branch2a(x))
+        shortcut = x if self.same_shape else self.conv_branch1(a)
+        y = shortcut + self.conv_branch2b1(F.relu(self.bn_branch2b1(self.conv_branch2a(a))))
+        return (y, a) if return_act else y
+
+class Res38Bottleneck(nn.Module):
+    "PSA `ResBlock_bot`: pre-activation 1x1-3x3-1x1 unit (out/4, out/2, out channels) with Dropout2d before the last two convs."
+    def __init__(self, cin:int, cout:int, stride:int=1, dilation:int=1, dropout:float=0.0):
+        super().__init__()
+        self.bn_branch2a = FixedBatchNorm(cin)
+        self.conv_branch2a = nn.Conv2d(cin, cout // 4, 1, stride, bias=False)
+        self.bn_branch2b1 = FixedBatchNorm(cout // 4)
+        self.dropout_2b1 = nn.Dropout2d(dropout)
+        self.conv_branch2b1 = nn.Conv2d(cout // 4, cout // 2, 3, padding=dilation, dilation=dilation, bias=False)
+        self.bn_branch2b2 = FixedBatchNorm(cout // 2)
+        self.dropout_2b2 = nn.Dropout2d(dropout)
+        self.conv_branch2b2 = nn.Conv2d(cout // 2, cout, 1, bias=False)
+        self.conv_branch1 = nn.Conv2d(cin, cout, 1, stride, bias=False)
+
+    def forward(self, x, return_act:bool=False):
+        a = F.relu(self.bn_branch2a(x))
+        y = self.conv_branch2a(a)
+        y = self.conv_branch2b1(self.dropout_2b1(F.relu(self.bn_branch2b1(y))))
+        y = self.conv_branch2b2(self.dropout_2b2(F.relu(self.bn_branch2b2(y))))
+        y = self.conv_branch1(a) + y
+        return (y, a) if return_act else y
+
+_RES38_GROUPS = (('conv1a', 'b2', 'b2_1', 'b2_2'), ('b3', 'b3_1', 'b3_2'), ('b4', 'b4_1', 'b4_2', 'b4_3', 'b4_4', 'b4_5'),
+                 ('b5', 'b5_1', 'b5_2'), ('b6', 'b7', 'bn7'))
+
+class ResNet38d(nn.Module):
+    "PSA's ResNet-38d (OS8, 4096-d `conv6`), with PSA's state-dict keys; fixed batch norm; `stages(x)` like the ResNets."
+    arch, strides = 'resnet38d', (2, 2, 2, 1)  # strides: informative only (b2, b3, b4 halve; b5..b7 dilate)
+    stage_channels, out_channels = (256, 512, 1024, 4096), 4096
+    frozen_stages = 0
+    def __init__(self):
+        super().__init__()
+        self.conv1a = nn.Conv2d(3, 64, 3, padding=1, bias=False)
+        self.b2, self.b2_1, self.b2_2 = Res38Block(64, 128, 128, 2), Res38Block(128, 128, 128), Res38Block(128, 128, 128)
+        self.b3, self.b3_1, self.b3_2 = Res38Block(128, 256, 256, 2), Res38Block(256, 256, 256), Res38Block(256, 256, 256)
+        self.b4 = Res38Block(256, 512, 512, 2)
+        for i in range(1, 6): setattr(self, f'b4_{i}', Res38Block(512, 512, 512))
+        self.b5 = Res38Block(512, 512, 1024, 1, first_dilation=1, dilation=2)
+        self.b5_1, self.b5_2 = Res38Block(1024, 512, 1024, dilation=2), Res38Block(1024, 512, 1024, dilation=2)
+        self.b6 = Res38Bottleneck(1024, 2048, dilation=4, dropout=0.3)
+        self.b7 = Res38Bottleneck(2048, 4096, dilation=4, dropout=0.5)
+        self.bn7 = FixedBatchNorm(4096)
+
+    def forward_as_dict(self, x) -> dict:
+        "PSA's `forward_as_dict`: {'conv3': BN-ReLU input of b4 (256, /4), 'conv4' (512, /8), 'conv5' (1024, /8), 'conv6' (4096, /8)}."
+        f = self.frozen_stages
+        def run(i, fn, x):
+            if f <= i: return fn(x)
+            with torch.no_grad(): return fn(x)  # frozen groups: no autograd graph (as IRN's detach)
+        def g0(x): return self.b2_2(self.b2_1(self.b2(self.conv1a(x))))
+        def g1(x): return self.b3_2(self.b3_1(self.b3(x)))
+        def g2(x):
+            x, conv3 = self.b4(x, True)
+            for i in range(1, 6): x = getattr(self, f'b4_{i}')(x)
+            return x, conv3
+        def g3(x):
+            x, conv4 = self.b5(x, True)
+            return self.b5_2(self.b5_1(x)), conv4
+        x = run(1, g1, run(0, g0, x))
+        x, conv3 = run(2, g2, x)
+        x, conv4 = run(3, g3, x)
+        x, conv5 = self.b6(x, True)
+        conv6 = F.relu(self.bn7(self.b7(x)))
+        return dict(conv3=conv3, conv4=conv4, conv5=conv5, conv6=conv6)
+
+    def forward(self, x):
+        "`conv6`: B x 4096 x H/8 x W/8 (PSA `Net.forward`)."
+        return self.forward_as_dict(x)['conv6']
+
+    def stages(self, x) -> list:
+        "[conv3 (256, /4), conv4 (512, /8), conv5 (1024, /8), conv6 (4096, /8)]."
+        d = self.forward_as_dict(x)
+        return [d['conv3'], d['conv4'], d['conv5'], d['conv6']]
+
+    def stage_modules(self, i:int) -> list:
+        "Modules of group `i` (1 = conv1a + b2*, 2 = b3*, 3 = b4*, 4 = b5*)."
+        return [getattr(self, n) for n in _RES38_GROUPS[i - 1]]
+
+    def freeze(self, frozen_stages:int=1, # PSA/SC-CAM: 1 (conv1a, b2, b2_1, b2_2)
+               freeze_bn_affine:bool=True, # PSA: every BN weight/bias frozen
+              ):
+        "Freeze groups 1..`frozen_stages` and (as PSA) every batch norm's affine parameters."
+        if not 0 <= frozen_stages <= 4: raise ConfigError(f"frozen_stages must be in 0..4 for resnet38d, got {frozen_stages}")
+        self.frozen_stages = frozen_stages
+        for i in range(1, frozen_stages + 1):
+            for m in self.stage_modules(i):
+                for p in m.parameters(): p.requires_grad_(False)
+        if freeze_bn_affine:
+            for m in self.modules():
+                if isinstance(m, FixedBatchNorm):
+                    for p in m.parameters(): p.requires_grad_(False)
+        return self
+
+# %% ../nbs/05_nets.ipynb #bdc434a6
+RESNET38D_IMAGENET = 'ilsvrc-cls_rna-a1_cls1000_ep-0001.params'  # PSA's ImageNet file (from itijyou/ademxapp)
+_MX_LIST_MAGIC = 0x112
+_MX_V1, _MX_V2, _MX_V3 = 0xF993FAC8, 0xF993FAC9, 0xF993FACA
+_MX_DTYPES = {0: '<f4', 1: '<f8', 2: '<f2', 3: 'u1', 4: '<i4', 5: 'i1', 6: '<i8'}
+
+class _Reader:
+    def __init__(self, buf, path): self.buf, self.pos, self.path = buf, 0, path
+    def take(self, n:int) -> bytes:
+        if self.pos + n > len(self.buf): raise WeightsError(f"{self.path}: truncated MXNet .params file (wanted {n} bytes at offset {self.pos})")
+        b = self.buf[self.pos:self.pos + n]; self.pos += n
+        return b
+    def scalar(self, fmt:str): return np.frombuffer(self.take(np.dtype(fmt).itemsize), fmt)[0].item()
+    def array(self, fmt:str, n:int): return np.frombuffer(self.take(np.dtype(fmt).itemsize * n), fmt)
+
+def _read_mx_ndarray(r:_Reader) -> np.ndarray:
+    magic = r.scalar('<u4')
+    if magic in (_MX_V2, _MX_V3):
+        stype = r.scalar('<i4')
+        if stype != 0: raise WeightsError(f"{r.path}: sparse NDArray (storage type {stype}) is not supported")
+        shape = tuple(int(v) for v in r.array('<i8', r.scalar('<u4')))
+    elif magic == _MX_V1: shape = tuple(int(v) for v in r.array('<i8', r.scalar('<u4')))
+    elif magic < 64: shape = tuple(int(v) for v in r.array('<u4', magic))  # legacy: the first word is ndim
+    else: raise WeightsError(f"{r.path}: unknown NDArray magic {magic:#x} at offset {r.pos - 4}")
+    if len(shape) == 0: return np.zeros((0,), np.float32)  # a 'none' array
+    r.take(8)  # context: device type, device id
+    flag = r.scalar('<i4')
+    if flag not in _MX_DTYPES: raise WeightsError(f"{r.path}: unknown NDArray dtype flag {flag}")
+    n = int(np.prod(shape))
+    return r.array(_MX_DTYPES[flag], n).reshape(shape).copy()
+
+def read_mxnet_params(path) -> dict[str, np.ndarray]:
+    "Every array of an MXNet NDArray list file (`mx.nd.save` / `.params`) by its stored name ('arg:...', 'aux:...'), no mxnet needed."
+    path = Path(path)
+    if not path.is_file(): raise WeightsError(f"{path}: MXNet .params file not found")
+    r = _Reader(path.read_bytes(), path)
+    if len(r.buf) < 16 or r.scalar('<u8') != _MX_LIST_MAGIC: raise WeightsError(f"{path}: not an MXNet NDArray list file (magic 0x112 expected)")
+    r.scalar('<u8')  # reserved
+    arrays = [_read_mx_ndarray(r) for _ in range(r.scalar('<u8'))]
+    names = [r.take(r.scalar('<u8')).decode('utf-8') for _ in range(r.scalar('<u8'))]
+    if len(names) != len(arrays): raise WeightsError(f"{path}: {len(arrays)} arrays but {len(names)} names")
+    return dict(zip(names, arrays))
+
+_MX_BN = {'gamma': 'weight', 'beta': 'bias', 'moving_mean': 'running_mean', 'moving_var': 'running_var'}
+_MX_UNIT = re.compile(r'^(res|bn)(\d)(a|b(\d+))_branch(\w+?)_(weight|gamma|beta|moving_mean|moving_var)$')
+
+def mxnet_name_to_resnet38d(name:str) -> str|None:
+    "PSA's torch key for an ademxapp A1 parameter name (prefix 'arg:'/'aux:' allowed); None for the ImageNet classifier."
+    n = name.split(':', 1)[1] if name.startswith(('arg:', 'aux:')) else name
+    if n.startswith('linear1000'): return None
+    if n == 'conv1a_weight': return 'conv1a.weight'
+    if n.startswith('bn7_') and n[4:] in _MX_BN: return 'bn7.' + _MX_BN[n[4:]]
+    m = _MX_UNIT.match(n)
+    if m is None: raise KeyError(name)
+    kind, stage, unit, sub, branch, what = m.groups()
+    block = f'b{stage}' if unit == 'a' else f'b{stage}_{sub}'
+    if kind == 'res':
+        if what != 'weight': raise KeyError(name)
+        return f'{block}.conv_branch{branch}.weight'
+    if what == 'weight': raise KeyError(name)
+    return f'{block}.bn_branch{branch}.{_MX_BN[what]}'
+
+def mxnet_to_resnet38d(arrays:dict, path='<arrays>') -> dict[str, torch.Tensor]:
+    "PSA-keyed torch state dict from `read_mxnet_params` output (classifier dropped); WeightsError naming unknown names."
+    out, unknown = {}, []
+    for k, v in arrays.items():
+        try: t = mxnet_name_to_resnet38d(k)
+        except KeyError: unknown.append(k); continue
+        if t is not None: out[t] = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
+    if unknown: raise WeightsError(f"{path}: names not in the ResNet-38 A1 model: {unknown[:5]}")
+    return out
+
+def load_resnet38d_weights(model:ResNet38d, # the backbone to fill
+                           path, # MXNet `.params` (ImageNet A1) or a torch state dict with PSA's keys (`res38_cls.pth` ...)
+                          ) -> ResNet38d:
+    "Fill `model` from an ImageNet MXNet file or a PSA-keyed torch file; WeightsError naming the file on any mismatch."
+    path = Path(path)
+    if not path.is_file(): raise WeightsError(f"{path}: ResNet-38d weights not found (expected {RESNET38D_IMAGENET} or PSA's res38_cls.pth)")
+    with open(path, 'rb') as f: head = f.read(8)
+    if len(head) == 8 and int.from_bytes(head, 'little') == _MX_LIST_MAGIC: sd, what = mxnet_to_resnet38d(read_mxnet_params(path), path), 'MXNet A1'
+    else:
+        sd = {k.removeprefix('module.'): v for k, v in _load_state(path).items()}
+        sd = {k: v for k, v in sd.items() if not k.startswith(('fc8', 'dropout7'))}  # PSA/SC-CAM classifier heads
+        what = 'PSA torch'
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd and not k.endswith('num_batches_tracked')]
+    unexpected = [k for k in sd if k not in own]
+    wrong = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        raise WeightsError(f"{path}: {what} weights do not fit ResNet-38d: missing {missing[:5]}, unexpected {unexpected[:5]}, "
+                           f"shape mismatch {wrong[:5]}")
+    model.load_state_dict({**own, **sd})
+    return model
+
+def build_resnet38d(weights='imagenet', # 'imagenet' (torch hub checkpoints/<RESNET38D_IMAGENET>), 'random' or a path
+                   ) -> ResNet38d:
+    "ResNet-38d initialised as `weights` says (the `build_backbone('resnet38d', ...)` path)."
+    if weights is None: raise ConfigError("weights=None is ambiguous: pass weights='imagenet', weights='random' or a checkpoint path")
+    net = ResNet38d()
+    if weights == 'random': return net
+    if weights == 'imagenet':
+        p = Path(torch.hub.get_dir()) / 'checkpoints' / RESNET38D_IMAGENET
+        if not p.is_file():
+            raise WeightsError(f"ImageNet weights for resnet38d not found: expected {p} (PSA's {RESNET38D_IMAGENET}, linked from "
+                               f"jiwoon-ahn/psa's README; no mxnet needed), pass weights='<path>', or weights='random'")
+        return load_resnet38d_weights(net, p)
+    return load_resnet38d_weights(net, weights)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 import torch
 from ..method import Method, MethodConfig, register_method, check_method
-from ..nets import CamNet, multilabel_loss
+from ..nets import CamNet, multilabel_loss, load_irn_cam_checkpoint
 
 # %% auto #0
 __all__ = ['CamConfig', 'CamMethod']
@@ -38,6 +38,8 @@ class CamMethod(Method):
     has_background = False
     needs = frozenset()
     paper = 'Zhou et al., CVPR 2016 (CAM); training recipe of Ahn et al., CVPR 2019 (IRN)'
+    official_geometry = 'irn'  # IRN step/make_cam.py (wsss.cam)
+    official_checkpoint_formats = ('IRN res50_cam.pth (net.resnet50_cam state dict: ResNet-50 OS16, any alias layout)',)
 
     def build_model(self, num_classes:int, weights=None) -> CamNet:
         "CamNet for C = `num_classes` foreground classes."
@@ -52,3 +54,8 @@ class CamMethod(Method):
     def cam_forward(self, model, images:torch.Tensor) -> torch.Tensor:
         "B x C x h x w non-negative CAMs."
         return model.cam(images)
+
+    def load_official_checkpoint(self, path, num_classes:int) -> CamNet:
+        "IRN's `res50_cam.pth` (every alias layout `load_irn_cam_checkpoint` accepts) in a ResNet-50 OS16 CamNet, eval mode."
+        model = CamNet(num_classes, 'resnet50', 'random', (2, 2, 2, 1), 2)  # net.resnet50_cam.Net, whatever the profile
+        return load_irn_cam_checkpoint(model, path).eval()
