@@ -101,8 +101,15 @@ def test_official_irn_checkpoint(tmp_path):
     torch.save(sd, tmp_path/'broken_irn.pth')
     with pytest.raises(WeightsError, match='fc_edge3'): load_relation_net(tmp_path/'broken_irn.pth')
 
-def test_psa_checkpoint_needs_resnet38d(tmp_path):
-    from wsss.nets import BACKBONES
-    if 'resnet38d' in BACKBONES: pytest.skip('ResNet-38d present: covered by the format test of wsss.nets')
-    torch.save({'f9.weight': torch.zeros(448, 448, 1, 1)}, tmp_path/'res38_aff.pth')
-    with pytest.raises(WeightsError, match='ResNet-38d'): load_relation_net(tmp_path/'res38_aff.pth')
+def test_official_psa_checkpoint(tmp_path):
+    "A state dict in the layout of PSA's network/resnet38_aff.Net (ResNet-38d keys at top level, f8_3, f8_4, f8_5, f9)."
+    from wsss.refine import AffinityNet
+    net = AffinityNet('resnet38d', 'random')
+    sd = {k.removeprefix('backbone.'): v.clone() for k, v in net.state_dict().items()}
+    torch.save(sd, tmp_path/'res38_aff.pth')
+    cfg, loaded = load_relation_net(tmp_path/'res38_aff.pth')
+    assert cfg.kind == 'psa' and cfg.backbone == 'resnet38d' and (cfg.beta, cfg.logt, cfg.alpha) == (8, 8, 16)
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in net.state_dict().items())
+    del sd['f8_4.weight']
+    torch.save(sd, tmp_path/'broken_aff.pth')
+    with pytest.raises(WeightsError, match='f8_4'): load_relation_net(tmp_path/'broken_aff.pth')
