@@ -12,13 +12,14 @@ from PIL import Image
 from .core import ConfigError, DataError, atomic_path, read_json, visible_files, write_json, write_text
 
 # %% auto #0
-__all__ = ['IGNORE_INDEX', 'VOC_CLASSES', 'COCO_CATEGORY_IDS', 'COCO_CLASSES', 'SYNTHETIC_VERSION', 'SYNTHETIC_DEFAULTS',
-           'SYNTHETIC_PROFILES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'voc_palette', 'read_image', 'read_label_png',
-           'write_label_png', 'read_saliency', 'resolve_voc_root', 'available_splits', 'split_file', 'read_split',
-           'read_class_names', 'default_class_names', 'read_class_labels', 'SegmentationDataset', 'COCOSegmentation',
-           'coco_paths', 'write_coco_masks', 'synthetic_params', 'synthetic_sample', 'make_synthetic',
-           'synthetic_complete', 'ensure_synthetic', 'synthetic_stats', 'synthetic_figure', 'JointTransform',
-           'train_transform', 'eval_transform', 'collate', 'open_dataset', 'validate_dataset']
+__all__ = ['IGNORE_INDEX', 'VOC_CLASSES', 'COCO_CATEGORY_IDS', 'COCO_CLASSES', 'STANDIN_SALIENCY', 'STANDIN_SALIENCY_KIND',
+           'SYNTHETIC_VERSION', 'SYNTHETIC_DEFAULTS', 'SYNTHETIC_PROFILES', 'IMAGENET_MEAN', 'IMAGENET_STD',
+           'voc_palette', 'read_image', 'read_label_png', 'write_label_png', 'read_saliency', 'resolve_voc_root',
+           'available_splits', 'split_file', 'read_split', 'read_class_names', 'default_class_names',
+           'read_class_labels', 'standin_saliency', 'SegmentationDataset', 'COCOSegmentation', 'coco_paths',
+           'write_coco_masks', 'synthetic_params', 'synthetic_sample', 'make_synthetic', 'synthetic_complete',
+           'ensure_synthetic', 'synthetic_stats', 'synthetic_figure', 'JointTransform', 'train_transform',
+           'eval_transform', 'collate', 'open_dataset', 'validate_dataset']
 
 # %% ../nbs/01_data.ipynb #0df9bfd8
 IGNORE_INDEX = 255  # void / ignore label in every mask
@@ -201,6 +202,24 @@ def read_class_labels(path, # labels.txt / labels.json / cls_labels.npy
             out[parts[0].strip()] = _labels_from_names(parts[1].split(), class_names, f"{path}:{n}")
     return out
 
+# %% ../nbs/01_data.ipynb #26e24f59
+STANDIN_SALIENCY = 'standin'  # `saliency=` value asking for the unsupervised stand-in
+STANDIN_SALIENCY_KIND = 'spectral_residual'  # OpenCV contrib's StaticSaliencySpectralResidual
+
+def standin_saliency(image, # uint8 H x W x 3 RGB image
+                    ) -> np.ndarray: # float32 H x W in [0, 1]
+    "Unsupervised saliency (spectral residual, OpenCV contrib), min-max normalised; a stand-in where no saliency maps exist."
+    try: import cv2
+    except ImportError as e: raise ImportError("the stand-in saliency needs OpenCV contrib: pip install opencv-contrib-python-headless") from e
+    if not hasattr(cv2, 'saliency'): raise ImportError("cv2 has no `saliency` module: install opencv-contrib-python-headless (not opencv-python)")
+    image = np.ascontiguousarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8: raise DataError(f"image must be uint8 H x W x 3, got {image.dtype} {image.shape}")
+    ok, sal = cv2.saliency.StaticSaliencySpectralResidual_create().computeSaliency(image[..., ::-1].copy())  # OpenCV wants BGR
+    if not ok: raise DataError("OpenCV spectral-residual saliency failed on this image")
+    sal = np.asarray(sal, np.float32)
+    lo, hi = float(sal.min()), float(sal.max())
+    return ((sal - lo) / (hi - lo) if hi > lo else np.zeros_like(sal)).astype(np.float32)
+
 # %% ../nbs/01_data.ipynb #c753e6b9
 def _file_index(folder) -> set[str]:
     return {n for n in os.listdir(folder) if not n.startswith('.')} if folder.is_dir() else set()
@@ -211,7 +230,9 @@ class SegmentationDataset:
                  split:str='train', # list name under ImageSets/Segmentation ('train', 'val', 'train_aug', ...)
                  class_names=None, # foreground names, length C (default: root/classes.txt, else VOC_CLASSES)
                  mask_dir:str='SegmentationClass', # mask folder under root ('SegmentationClassAug' for SBD)
-                 saliency=False, # True: read root/Saliency/<id>.png; a str: that folder (relative to root or absolute)
+                 saliency=False, # True: read root/Saliency/<id>.png; a str: that folder (relative to root or absolute);
+                                 # 'standin': an unsupervised map computed per image (`standin_saliency`, warns);
+                                 # 'auto': root/Saliency when it exists, else the stand-in
                  labels_file=None, # image-level labels from this file instead of the masks (.txt/.json; .npy is unpickled: trusted files only)
                  transform=None, # callable on the item dict (e.g. `train_transform(...)`)
                 ):
@@ -228,11 +249,17 @@ class SegmentationDataset:
             self.mask_dir = None  # images + labels only (e.g. a test split)
         self._require(self.root/'JPEGImages', '.jpg', 'image')
         if self.mask_dir is not None: self._require(self.mask_dir, '.png', 'mask')
-        self.saliency_dir = None
-        if saliency:
+        self.saliency_dir, self.saliency_source = None, None
+        if isinstance(saliency, str) and saliency == 'auto': saliency = True if (self.root/'Saliency').is_dir() else STANDIN_SALIENCY
+        if isinstance(saliency, str) and saliency == STANDIN_SALIENCY:
+            self.saliency_source = f'standin:{STANDIN_SALIENCY_KIND}'
+            warnings.warn(f"{self.root}: no saliency maps given; using the unsupervised stand-in ({STANDIN_SALIENCY_KIND}, OpenCV contrib) "
+                          "instead of off-the-shelf saliency maps (pass a folder of 0-255 grey PNGs to use real ones)", stacklevel=2)
+        elif saliency:
             self.saliency_dir = self.root/('Saliency' if saliency is True else saliency)
             if not self.saliency_dir.is_dir(): raise DataError(f"{self.saliency_dir}: saliency folder does not exist")
             self._require(self.saliency_dir, '.png', 'saliency map')
+            self.saliency_source = f'files:{self.saliency_dir}'
         self._labels = None
         if labels_file is not None:
             lf = Path(labels_file)
@@ -284,6 +311,7 @@ class SegmentationDataset:
         if self.mask_dir is not None: mask = self.read_mask(i, item['image'].shape[:2])
         item['label'] = self._labels[i].copy() if self._labels is not None else self.label_from_mask(mask)
         if self.mask_dir is not None: item['mask'] = mask
+        if self.saliency_source is not None and self.saliency_dir is None: item['saliency'] = standin_saliency(item['image'])
         if self.saliency_dir is not None:
             sp = self.saliency_dir/f'{self.ids[i]}.png'
             sal = read_saliency(sp)
@@ -776,25 +804,45 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 class JointTransform:
-    "Resize-long, flip, colour jitter, normalisation and padded crop applied jointly to an item dict."
+    "Resize-long, random scale, flip, colour jitter, normalisation and padded crop applied jointly to an item dict."
     def __init__(self, crop_size=None, # int or (h, w); None: no crop
                  resize_long=None, # (lo, hi): long side drawn uniformly from [lo, hi]; None: keep size
                  hflip:bool=False, # random horizontal flip (p = 0.5)
                  color_jitter=None, # (brightness, contrast, saturation, hue) for v2.ColorJitter, or None
                  mean=IMAGENET_MEAN, std=IMAGENET_STD, # normalisation
+                 scale_range=None, # (lo, hi): extra random rescale factor drawn from U(lo, hi) (AuxSegNet: (0.7, 1.3)); None: off
+                 label_fill:int=IGNORE_INDEX, # crop padding of `mask` and of integer extra maps (255 = ignored; 0 = background)
+                 float_fill:float=0.0, # crop padding of `saliency` and of float extra maps (a negative value can mark padding)
                 ):
         if crop_size is not None: crop_size = (int(crop_size), int(crop_size)) if np.isscalar(crop_size) else tuple(int(c) for c in crop_size)
         if resize_long is not None:
             lo, hi = (resize_long, resize_long) if np.isscalar(resize_long) else resize_long
             if not 0 < lo <= hi: raise ConfigError(f"resize_long: need 0 < lo <= hi, got {resize_long}")
             resize_long = (int(lo), int(hi))
+        if scale_range is not None:
+            lo, hi = scale_range
+            if not 0 < lo <= hi: raise ConfigError(f"scale_range: need 0 < lo <= hi, got {scale_range}")
+            scale_range = (float(lo), float(hi))
+        if not 0 <= int(label_fill) <= 255: raise ConfigError(f"label_fill must be in 0..255, got {label_fill}")
         self.crop_size, self.resize_long, self.hflip, self.mean, self.std = crop_size, resize_long, hflip, tuple(mean), tuple(std)
+        self.scale_range, self.label_fill, self.float_fill = scale_range, int(label_fill), float(float_fill)
         self.color_jitter = None
         if color_jitter is not None:
             from torchvision.transforms import v2
             self.color_jitter = v2.ColorJitter(*color_jitter) if not isinstance(color_jitter, dict) else v2.ColorJitter(**color_jitter)
 
-    def __repr__(self): return f"JointTransform(crop_size={self.crop_size}, resize_long={self.resize_long}, hflip={self.hflip}, color_jitter={self.color_jitter})"
+    def __repr__(self): return (f"JointTransform(crop_size={self.crop_size}, resize_long={self.resize_long}, scale_range={self.scale_range}, "
+                                f"hflip={self.hflip}, color_jitter={self.color_jitter}, label_fill={self.label_fill}, float_fill={self.float_fill})")
+
+    @staticmethod
+    def spatial_extras(item:dict, size) -> list[str]:
+        "Keys of `item` (other than image/mask/saliency) holding a 2-D array or tensor of the image's H x W: they move with the image."
+        out = []
+        for k, v in item.items():
+            if k in ('id', 'image', 'label', 'mask', 'saliency'): continue
+            if isinstance(v, np.ndarray) or hasattr(v, 'shape') and hasattr(v, 'dtype'):
+                if len(v.shape) == 2 and tuple(v.shape) == tuple(size): out.append(k)
+        return out
 
     def __call__(self, item:dict) -> dict:
         import torch
@@ -803,20 +851,34 @@ class JointTransform:
         from torchvision.transforms.v2 import functional as F
         img = item['image']
         img = tv_tensors.Image(torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1) if isinstance(img, np.ndarray) else img)
-        mask = tv_tensors.Mask(torch.as_tensor(np.asarray(item['mask']), dtype=torch.int64)) if 'mask' in item else None
-        sal = torch.as_tensor(np.asarray(item['saliency']), dtype=torch.float32).reshape(1, *img.shape[-2:]) if 'saliency' in item else None
+        size0 = tuple(img.shape[-2:])
+        # label maps (nearest, label_fill) and float maps (bilinear, float_fill), each 1 x H x W while transformed
+        maps = {}
+        if 'mask' in item: maps['mask'] = (tv_tensors.Mask(torch.as_tensor(np.asarray(item['mask']), dtype=torch.int64)), True)
+        if 'saliency' in item: maps['saliency'] = (torch.as_tensor(np.asarray(item['saliency']), dtype=torch.float32).reshape(1, *size0), False)
+        for k in self.spatial_extras(item, size0):
+            v = torch.as_tensor(np.asarray(item[k]))
+            is_label = not (v.is_floating_point() or v.dtype == torch.bool)
+            maps[k] = (tv_tensors.Mask(v.to(torch.int64)) if is_label else v.float()[None], is_label)
+        def resize(size):
+            nonlocal img
+            img = F.resize(img, size, interpolation=InterpolationMode.BILINEAR, antialias=True)
+            for k, (m, lab) in maps.items():
+                maps[k] = (F.resize(m, size, interpolation=InterpolationMode.NEAREST) if lab
+                           else F.resize(m, size, interpolation=InterpolationMode.BILINEAR, antialias=True), lab)
         if self.resize_long is not None:
             h, w = img.shape[-2:]
             target = int(torch.randint(self.resize_long[0], self.resize_long[1] + 1, ()).item())
             s = target / max(h, w)
-            size = [max(1, round(h * s)), max(1, round(w * s))]
-            img = F.resize(img, size, interpolation=InterpolationMode.BILINEAR, antialias=True)
-            if mask is not None: mask = F.resize(mask, size, interpolation=InterpolationMode.NEAREST)
-            if sal is not None: sal = F.resize(sal, size, interpolation=InterpolationMode.BILINEAR, antialias=True)
+            resize([max(1, round(h * s)), max(1, round(w * s))])
+        if self.scale_range is not None:
+            h, w = img.shape[-2:]
+            lo, hi = self.scale_range
+            s = lo + (hi - lo) * float(torch.rand(()).item())
+            resize([max(1, int(h * s)), max(1, int(w * s))])  # int() truncates as the official cv2 code
         if self.hflip and torch.rand(()).item() < 0.5:
             img = F.horizontal_flip(img)
-            if mask is not None: mask = F.horizontal_flip(mask)
-            if sal is not None: sal = sal.flip(-1)
+            maps = {k: (F.horizontal_flip(m), lab) for k, (m, lab) in maps.items()}
         if self.color_jitter is not None: img = self.color_jitter(img)
         img = F.normalize(F.to_dtype(img, torch.float32, scale=True), self.mean, self.std)
         if self.crop_size is not None:
@@ -826,21 +888,22 @@ class JointTransform:
             pad = [left, top, pw - left, ph - top]  # a smaller image lands at a random place in the crop box
             y0 = int(torch.randint(0, h + ph - ch + 1, ()).item()); x0 = int(torch.randint(0, w + pw - cw + 1, ()).item())
             img = F.crop(F.pad(img, pad, fill=0.0), y0, x0, ch, cw)
-            if mask is not None: mask = F.crop(F.pad(mask, pad, fill=IGNORE_INDEX), y0, x0, ch, cw)
-            if sal is not None: sal = F.crop(F.pad(sal, pad, fill=0.0), y0, x0, ch, cw)
+            maps = {k: (F.crop(F.pad(m, pad, fill=self.label_fill if lab else self.float_fill), y0, x0, ch, cw), lab) for k, (m, lab) in maps.items()}
         out = dict(id=item['id'], image=img.as_subclass(torch.Tensor).contiguous(),
                    label=torch.as_tensor(np.asarray(item['label']), dtype=torch.float32))
-        if mask is not None: out['mask'] = mask.as_subclass(torch.Tensor).contiguous()
-        if sal is not None: out['saliency'] = sal.contiguous()
+        for k, (m, lab) in maps.items():
+            m = m.as_subclass(torch.Tensor)
+            out[k] = (m if k in ('mask', 'saliency') or lab else m[0]).contiguous()  # saliency stays 1 x H x W; float extras H x W
         return out
 
 def train_transform(crop_size, # crop side (int) or (h, w)
                     resize_long=(320, 640), # (lo, hi) random long side; IRN's default for crop 512
                     hflip:bool=True, # random horizontal flip
                     color_jitter=None, # e.g. (0.3, 0.3, 0.3, 0.1) as in PSA / SC-CAM
+                    **kw, # scale_range, label_fill, float_fill (see JointTransform)
                    ) -> JointTransform:
     "The training augmentation: resize-long, flip, jitter, normalise, padded random crop."
-    return JointTransform(crop_size, resize_long, hflip, color_jitter)
+    return JointTransform(crop_size, resize_long, hflip, color_jitter, **kw)
 
 def eval_transform(resize_long=None, # None: full resolution (CAMs and scores are computed at image size)
                   ) -> JointTransform:
