@@ -56,7 +56,7 @@ class SegConfig:
     test_flip: bool = True # add horizontal flips at inference
     CPU_PROFILES: ClassVar[dict] = {
         'quick': dict(backbone='tiny', weights='random', width=16, aspp_rates=(1, 2, 3, 4), crop_size=96, resize_long=(80, 112),
-                      batch_size=16, iterations=0, epochs=6, lr=0.05, head_lr_mult=1.0, weight_decay=1e-4, test_scales=(1.0,)),
+                      batch_size=16, iterations=0, epochs=3, lr=0.05, head_lr_mult=1.0, weight_decay=1e-4, test_scales=(1.0,)),
         'smoke': dict(backbone='tiny', weights='random', width=8, aspp_rates=(1, 2), crop_size=64, resize_long=(56, 72),
                       batch_size=4, iterations=0, epochs=1, lr=0.05, head_lr_mult=1.0, weight_decay=1e-4, test_scales=(1.0,), test_flip=False),
     }
