@@ -13,7 +13,8 @@ from .repro import DATASETS, PROFILES, STAGES, StageFailed, reproduce
 __all__ = ['CAM_MANIFEST', 'EVAL_CAM_EXTRAS', 'register_subcommand', 'HelpFormatter', 'build_parser', 'main', 'add_data_parser',
            'add_eval_parser', 'add_reproduce_parser', 'add_ddp_stage_parser', 'load_checkpoint', 'add_make_seg_parser',
            'check_cam_folder', 'add_make_cam_parser', 'add_eval_cam_parser', 'eval_cam_table',
-           'eval_cam_classification', 'add_make_pseudo_parser']
+           'eval_cam_classification', 'add_make_pseudo_parser', 'add_make_sem_seg_labels_parser',
+           'add_train_seg_parser']
 
 # %% ../nbs/11_cli.ipynb #903bb39b
 _SUBCOMMANDS: list = []
@@ -158,6 +159,7 @@ def add_reproduce_parser(sub):
     r.add_argument('--figures', default='figures', help='figures and tables folder (default figures/)')
     r.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N (default auto)')
     r.add_argument('--seed', type=_nonneg_int, default=0, help='seed (default 0)')
+    r.add_argument('--seeds', help='comma-separated seeds (e.g. 0,1,2): one run per seed under <out>/seeds/, then the mean +- std table in --figures')
     r.add_argument('--force', action='store_true', help='rerun finished stages and discard their outputs')
     r.add_argument('--stages', help=f"comma-separated subset of {','.join(STAGES)} (default all)")
     r.add_argument('--quiet', action='store_true', help='do not echo the notebooks\' progress bars')
@@ -169,6 +171,11 @@ def add_reproduce_parser(sub):
     r.set_defaults(func=_cmd_reproduce)
 
 def _cmd_reproduce(a):
+    if a.seeds:
+        from wsss.repro import reproduce_seeds
+        return reproduce_seeds(a.seeds, out=a.out, figures=a.figures, methods=a.methods, dataset=a.dataset, data_root=a.data_root,
+                               profile=a.profile, device=a.device, force=a.force, stages=a.stages, log=lambda s: print(s, flush=True),
+                               stream=None if a.quiet else sys.stderr, fresh_kernels=a.fresh_kernels) and None
     reproduce(methods=a.methods, dataset=a.dataset, data_root=a.data_root, profile=a.profile, out=a.out, figures=a.figures,
               device=a.device, seed=a.seed, force=a.force, stages=a.stages, log=lambda s: print(s, flush=True),
               stream=None if a.quiet else sys.stderr, fresh_kernels=a.fresh_kernels, saliency_root=a.saliency_root,
@@ -490,3 +497,138 @@ def _cmd_make_pseudo(a):
     gt = getattr(data, 'mask_dir', None)
     print(f"{info['n_written']} {a.kind} labels written, {info['n_skipped']} already there, to {Path(a.out).resolve()} ({time.time() - t0:.1f} s)")
     if gt is not None: print(f"score them: wsss eval --pred {a.out} --gt {gt} --split {a.split}")
+
+# %% ../nbs/11_cli.ipynb #8a43845a
+def _stage_dataset(a, purpose:str='cam'):
+    "The dataset a stage command reads: `--dataset`, `--data-root`, `--split` (synthetic without a root: generated under --runs)."
+    from wsss.repro import resolve_data_root
+    from wsss.data import open_dataset
+    root = resolve_data_root(a.dataset, a.data_root, getattr(a, 'profile', 'quick'), getattr(a, 'seed', 0), out=getattr(a, 'runs', 'runs'))
+    ds = open_dataset(a.dataset, root, split=a.split)
+    if a.max_images and a.max_images < len(ds):
+        from wsss.repro import Head
+        ds = Head(ds, a.max_images)
+    return ds
+
+def _dataset_args(p, split='train'):
+    p.add_argument('--dataset', default='synthetic', choices=DATASETS, help='dataset kind')
+    p.add_argument('--data-root', help='dataset folder (synthetic: generated under --runs/data when omitted)')
+    p.add_argument('--split', default=split, help='split list to process')
+    p.add_argument('--max-images', type=_nonneg_int, default=0, help='only the first N images (0: all)')
+    p.add_argument('--runs', default='runs', help='where a generated synthetic benchmark lives')
+    p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+
+# %% ../nbs/11_cli.ipynb #dfad989c
+@register_subcommand
+def add_make_sem_seg_labels_parser(sub):
+    "`wsss make-sem-seg-labels`: IRN's stage name; random-walk labels from a CAM folder and a relation net."
+    p = sub.add_parser('make-sem-seg-labels', help='random-walk pseudo labels from CAMs and a relation net (IRN / PSA)', formatter_class=HelpFormatter,
+                       description='Refine a folder of CAM files (<id>.npz) with an affinity random walk and write <id>.png labels. '
+                                   'The relation net is a wsss relation.pt, IRN res50_irn.pth or PSA res38_aff.pth; with --train-labels '
+                                   'and no checkpoint, one is trained first (resumable). Existing PNGs are kept: rerun to resume.')
+    p.add_argument('--cams', required=True, help='folder of <id>.npz CAM files (wsss make-cam output)')
+    p.add_argument('--out', required=True, help='folder receiving <id>.png labels')
+    p.add_argument('--checkpoint', help='relation net: relation.pt, res50_irn.pth or res38_aff.pth')
+    p.add_argument('--train-labels', help='confident labels (<id>.png, 255 unsure) to train a relation net when --checkpoint is absent')
+    p.add_argument('--method', help='method key: its refinement kind (irn or psa) is checked against the checkpoint / used for training')
+    p.add_argument('--profile', default='quick', choices=PROFILES, help='settings of a relation net trained here')
+    p.add_argument('--seed', type=_nonneg_int, default=0, help='training seed')
+    for k, t, h in (('beta', float, 'affinity power (IRN 10, PSA 8)'), ('logt', _nonneg_int, '2^logt walk steps (8: t = 256)'),
+                    ('radius', _positive_int, 'walk radius (5)'), ('bg_threshold', float, 'IRN background score after the walk (0.25)')):
+        p.add_argument('--' + k.replace('_', '-'), type=t, help=h + '; default: the checkpoint\'s settings')
+    p.add_argument('--overwrite', action='store_true', help='redo labels that exist')
+    _dataset_args(p)
+    p.set_defaults(func=_cmd_make_sem_seg_labels)
+
+def _cmd_make_sem_seg_labels(a):
+    from wsss.refine import RefineConfig, load_relation_net, make_sem_seg_labels, refinement_kind, train_relation_net
+    kind = None
+    if a.method:
+        from wsss.method import get_method
+        kind = refinement_kind(get_method(a.method))
+    ds = _stage_dataset(a)
+    if a.checkpoint: cfg, net = load_relation_net(a.checkpoint, a.device)
+    elif a.train_labels:
+        cfg = RefineConfig.for_profile(a.profile, kind or 'irn')
+        res = train_relation_net(ds, a.train_labels, Path(a.out).parent/(Path(a.out).name + '_relation'), cfg, device=a.device, seed=a.seed, progress=not a.quiet)
+        net = res['model']; print(f"relation net ({cfg.kind}) {'reused' if res['reused'] else 'trained'}: {res['path']}")
+    else: raise ConfigError("make-sem-seg-labels: give --checkpoint (a relation net) or --train-labels (confident labels to train one)")
+    if kind is not None and kind != cfg.kind: raise ConfigError(f"--method {a.method} refines with {kind!r} but {a.checkpoint} is a {cfg.kind!r} relation net")
+    over = {k: getattr(a, k) for k in ('beta', 'logt', 'radius', 'bg_threshold') if getattr(a, k) is not None}
+    cfg = cfg.from_dict({**cfg.to_dict(), **over})
+    st = make_sem_seg_labels(a.cams, ds, net, a.out, cfg, device=a.device, overwrite=a.overwrite, progress=not a.quiet)
+    print(f"{st['n_written']} labels written, {st['n_skipped']} already there, to {st['out_dir']} ({cfg.kind}, beta {cfg.beta}, t = 2^{cfg.logt})")
+
+# %% ../nbs/11_cli.ipynb #7c54fdc8
+@register_subcommand
+def add_train_seg_parser(sub):
+    "`wsss train-seg`: train the segmentation net (DeepLab) on a label folder or on the ground truth."
+    p = sub.add_parser('train-seg', help='train DeepLab on pseudo labels (or ground truth: the oracle)', formatter_class=HelpFormatter,
+                       description='Train the segmentation network on <id>.png labels (255 ignored). Checkpoints every epoch into '
+                                   '--out; rerunning the same command resumes, and a finished model (seg.pt) is reused.')
+    p.add_argument('--labels', required=True, help="folder of <id>.png labels, or 'gt' for the dataset's ground-truth masks (oracle)")
+    p.add_argument('--out', required=True, help='training folder (checkpoint.pt, train_log.jsonl, seg.pt)')
+    p.add_argument('--profile', default='quick', choices=PROFILES, help='settings: paper = DeepLab-v2 R101 as deeplab-pytorch voc12.yaml')
+    p.add_argument('--arch', choices=('deeplabv2', 'deeplabv3'), help='network (default: the profile\'s, deeplabv2)')
+    p.add_argument('--backbone', help='wsss.nets backbone (default: the profile\'s)')
+    p.add_argument('--weights', help="backbone init: imagenet, random or a file (default: the profile's)")
+    p.add_argument('--init', help="deeplab-pytorch checkpoint (e.g. deeplabv2_resnet101_COCO_init.pth) loaded over the net")
+    p.add_argument('--epochs', type=_positive_int, help='epochs (replaces the profile\'s schedule)')
+    p.add_argument('--batch-size', type=_positive_int, help='images per step (default: the profile\'s)')
+    p.add_argument('--seed', type=_nonneg_int, default=0, help='seed')
+    _dataset_args(p)
+    p.set_defaults(func=_cmd_train_seg)
+
+def _cmd_train_seg(a):
+    from wsss.segment import SegConfig, train_segmentation
+    over = {k: getattr(a, k) for k in ('arch', 'backbone', 'weights', 'init', 'batch_size') if getattr(a, k) is not None}
+    if a.epochs: over.update(epochs=a.epochs, iterations=0)
+    cfg = SegConfig.for_profile(a.profile, **over)
+    ds = _stage_dataset(a)
+    labels = None if a.labels == 'gt' else a.labels
+    if labels is not None and not Path(labels).is_dir(): raise DataError(f"--labels {labels}: no such folder")
+    res = train_segmentation(ds, labels, a.out, cfg, device=a.device, seed=a.seed, progress=not a.quiet)
+    print(f"{'reused' if res['reused'] else 'trained'} {res['path']}: final {res['final']}")
+
+# %% ../nbs/11_cli.ipynb #1de13620
+@register_subcommand
+def add_make_seg_parser(sub):
+    "`wsss make-seg`: segment images with a trained segmenter (seg.pt) or a method whose trained net segments (model.pt)."
+    p = sub.add_parser('make-seg', help='segmentation label maps from a trained segmenter, multi-scale + flip (+ CRF)', formatter_class=HelpFormatter,
+                       description='Write <id>.png segmentation maps with a wsss seg.pt (train-seg) or a method model.pt whose method '
+                                   'segments by itself (e.g. AuxSegNet); optionally score them against the ground truth.')
+    p.add_argument('--checkpoint', required=True, help='seg.pt (train-seg) or a method model.pt / its train folder')
+    p.add_argument('--out', required=True, help='folder receiving <id>.png')
+    p.add_argument('--scales', help="comma-separated inference scales (default: the model's, e.g. 0.5,0.75,1.0)")
+    p.add_argument('--no-flip', action='store_true', help='no horizontal flips')
+    p.add_argument('--crf', action='store_true', help="dense CRF (deeplab-pytorch preset, or the method's)")
+    p.add_argument('--eval', action='store_true', help='score the maps against the ground-truth masks (mIoU)')
+    p.add_argument('--overwrite', action='store_true', help='redo maps that exist')
+    _dataset_args(p, split='val')
+    p.set_defaults(func=_cmd_make_seg)
+
+def _cmd_make_seg(a):
+    import torch
+    from wsss.seginfer import make_segmentation, eval_segmentation
+    ck = Path(a.checkpoint)
+    seg_pt = ck if ck.suffix == '.pt' and ck.name != 'model.pt' else None
+    if seg_pt is not None:
+        from wsss.segment import load_segmenter
+        cfg, model, _ = load_segmenter(seg_pt, a.device)
+        method, scales, flip = None, cfg.test_scales, cfg.test_flip
+    else:
+        from wsss.method import load_trained
+        method, model = load_trained(ck, a.device)
+        if method.segmentation_model(model) is None: raise ConfigError(f"{ck}: method {method.key!r} has no segmentation model; train one with `wsss train-seg`")
+        scales, flip = (1.0,), True
+    if a.scales:
+        try: scales = tuple(float(s) for s in a.scales.split(','))
+        except ValueError: raise ConfigError(f"--scales: expected comma-separated numbers, got {a.scales!r}") from None
+    ds = _stage_dataset(a)
+    st = make_segmentation(method, model, ds, a.out, scales=scales, flip=flip and not a.no_flip, crf=a.crf, device=a.device,
+                           overwrite=a.overwrite, progress=not a.quiet)
+    print(f"{st['n_written']} maps written to {st['out_dir']} (scales {list(scales)}, flip {st['flip']}, crf {st['crf']})")
+    if a.eval:
+        ev = eval_segmentation(a.out, ds)
+        print(f"mIoU {100 * ev['miou']:.1f} on {ev['n_images']} images")

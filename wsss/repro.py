@@ -10,22 +10,26 @@ from types import SimpleNamespace
 from .core import WsssError, ConfigError, DataError, WeightsError, write_json, read_json, write_text, provenance
 
 # %% auto #0
-__all__ = ['DATASETS', 'PROFILES', 'METHOD_STAGES', 'REPORT_STAGE', 'STAGES', 'STAGE_OUTPUTS', 'PSEUDO_KINDS', 'SMOKE_MAX_IMAGES',
-           'RESULT_KEYS', 'CLS_KEYS', 'DDP_STAGES', 'run_layout', 'stage_record_path', 'stage_clock_path', 'StageClock',
-           'finish_stage', 'stage_seconds', 'read_stage', 'synthetic_root', 'resolve_data_root', 'check_choice',
-           'stage_split', 'stage_data', 'Head', 'preflight', 'check_run_data', 'StageFailed', 'experiments_dir',
-           'SharedKernel', 'execute_stage', 'parse_methods', 'parse_stages', 'stage_seconds_of', 'method_results',
-           'random_init_warnings', 'check_results', 'reproduce', 'collect_results', 'run_stage_work',
-           'torchrun_command', 'launch_torchrun', 'coco_view', 'results_table', 'threshold_curves_figure',
-           'qualitative_figure', 'main']
+__all__ = ['DATASETS', 'PROFILES', 'METHOD_STAGES', 'ORACLE_STAGE', 'REPORT_STAGE', 'STAGES', 'STAGE_OUTPUTS', 'PSEUDO_KINDS',
+           'SMOKE_MAX_IMAGES', 'RESULT_KEYS', 'CLS_KEYS', 'ORACLE_DIR', 'DDP_STAGES', 'PAPER_REPORTED', 'TABLE_COLUMNS',
+           'run_layout', 'stage_record_path', 'stage_clock_path', 'StageClock', 'finish_stage', 'stage_seconds',
+           'read_stage', 'synthetic_root', 'resolve_data_root', 'check_choice', 'stage_split', 'stage_data', 'Head',
+           'preflight', 'check_run_data', 'StageFailed', 'experiments_dir', 'SharedKernel', 'execute_stage',
+           'parse_methods', 'parse_stages', 'stage_seconds_of', 'method_results', 'random_init_warnings',
+           'check_results', 'reproduce', 'collect_results', 'eval_split', 'parse_seeds', 'reproduce_seeds',
+           'run_stage_work', 'torchrun_command', 'launch_torchrun', 'coco_view', 'results_table',
+           'threshold_curves_figure', 'qualitative_figure', 'stages_table', 'results_latex', 'results_seeds_table',
+           'stage_chart_figure', 'main']
 
 # %% ../nbs/10_repro.ipynb #63ea1519
 DATASETS = ('synthetic', 'voc', 'coco')
 PROFILES = ('smoke', 'quick', 'paper')
-METHOD_STAGES = ('train_cam', 'make_cam', 'eval_cam', 'make_pseudo')  # per method, in this order
+METHOD_STAGES = ('train_cam', 'make_cam', 'eval_cam', 'make_pseudo', 'refine', 'segment')  # per method, in this order
+ORACLE_STAGE = 'oracle'  # once per dataset x profile: the segmentation net on ground truth (in `<base>/_oracle`)
 REPORT_STAGE = 'report'  # once per dataset x profile, after the methods
-STAGES = METHOD_STAGES + (REPORT_STAGE,)
-STAGE_OUTPUTS = {'train_cam': ('train',), 'make_cam': ('cams',), 'eval_cam': (), 'make_pseudo': ('pseudo',), 'report': ()}
+STAGES = METHOD_STAGES + (ORACLE_STAGE, REPORT_STAGE)
+STAGE_OUTPUTS = {'train_cam': ('train',), 'make_cam': ('cams',), 'eval_cam': (), 'make_pseudo': ('pseudo',), 'refine': ('refine',),
+                 'segment': ('segment',), 'oracle': (), 'report': ()}
 PSEUDO_KINDS = ('threshold', 'crf', 'ir')  # CAM + bg threshold; + dense CRF; IRN confident labels (255 = unsure)
 
 def run_layout(run_dir, # a method's run directory `<out>/<dataset>/<profile>/<method>`
@@ -345,7 +349,7 @@ def execute_stage(notebook, # template notebook (.ipynb)
     return output
 
 # %% ../nbs/10_repro.ipynb #6ef697df
-RESULT_KEYS = ('cam_miou', 'cam_threshold', 'pseudo_miou', 'pseudo_crf_miou', 'cls_map', 'cls_f1')
+RESULT_KEYS = ('cam_miou', 'cam_threshold', 'pseudo_miou', 'pseudo_crf_miou', 'cls_map', 'cls_f1', 'refined_miou', 'seg_miou', 'seg_crf_miou')
 CLS_KEYS = ('cls_map', 'cls_f1')  # image-level classification on the val split (eval_cam); null only when there is no val split
 
 def _method_registry():
@@ -503,6 +507,7 @@ def reproduce(methods='cam', # method keys (comma-separated or a list) from the 
                 _write_run_json(rd, dict(params, method=m, out=str(out), figures=str(figures)), seed, device)
             if read_stage(rd, METHOD_STAGES[0]) is not None:  # also after a kill between a stage record and run.json
                 _write_run_json(rd, dict(params, method=m, out=str(out), figures=str(figures)), seed, device)
+        if ORACLE_STAGE in stages: ran_any |= _run_oracle(base, params, force, log, stream, kernel, nbdir)
         results = _update_results(base, dataset, profile, methods, params)
         if REPORT_STAGE in stages:
             rec = read_stage(base, REPORT_STAGE)
@@ -556,6 +561,9 @@ def collect_results(runs_dir, # `<out>/<dataset>/<profile>`
     for m in names:
         r = method_results(base/m)
         if r.pop('complete'): res['methods'][m] = r
+    orc = read_stage(base/ORACLE_DIR, ORACLE_STAGE) if base.is_dir() else None
+    if orc is not None: res['oracle'] = {k: (orc.get('metrics') or {}).get(k) for k in ('seg_miou', 'seg_crf_miou')}
+    elif old.get('oracle'): res['oracle'] = old['oracle']
     return res
 
 def _update_results(base, dataset, profile, methods, params) -> dict:
@@ -565,6 +573,55 @@ def _update_results(base, dataset, profile, methods, params) -> dict:
     if res['methods']: check_results(res)
     write_json(Path(base)/'results.json', res)
     return res
+
+# %% ../nbs/10_repro.ipynb #a4a998e4
+ORACLE_DIR = '_oracle'  # not a method folder: it never has the method stages, so results.json lists it apart
+
+def eval_split(dataset:str, data_root) -> str:
+    "The split the segmentation stages score on: 'val' when the dataset has it, else 'train'."
+    from wsss.data import available_splits
+    return 'val' if 'val' in available_splits(data_root) else 'train'
+
+def _run_oracle(base, params, force, log, stream, kernel, nbdir) -> bool:
+    "Run the oracle notebook once per dataset x profile (skipped when finished); True if it ran."
+    od = Path(base)/ORACLE_DIR
+    done = read_stage(od, ORACLE_STAGE)
+    if done is not None and not force:
+        log(f"[oracle] ... skipped (finished {done.get('finished_at', '?')})"); return False
+    stage_record_path(od, ORACLE_STAGE).unlink(missing_ok=True)
+    if force: stage_clock_path(od, ORACLE_STAGE).unlink(missing_ok=True)
+    if stream is not None: log("[oracle] ...")
+    with StageClock(od, ORACLE_STAGE):
+        execute_stage(nbdir/f'{ORACLE_STAGE}.ipynb', od/f'{ORACLE_STAGE}.ipynb', dict(params, out_dir=str(od)), cwd=od,
+                      log_file=od/'logs'/f'{ORACLE_STAGE}.log', stream=stream, kernel=kernel)
+    rec = read_stage(od, ORACLE_STAGE)
+    if rec is None: raise StageFailed(f"oracle ended without writing {stage_record_path(od, ORACLE_STAGE)}")
+    log(f"[oracle] ... done in {stage_seconds(rec)}" + _headline(rec))
+    return True
+
+def parse_seeds(seeds) -> list[int]:
+    "Seeds from '0,1,2' or a list: distinct non-negative ints, in order."
+    items = seeds.split(',') if isinstance(seeds, str) else list(seeds)
+    try: out = [int(str(s).strip()) for s in items if str(s).strip()]
+    except ValueError: raise ConfigError(f"--seeds: expected comma-separated integers, got {seeds!r}") from None
+    if not out or min(out) < 0: raise ConfigError(f"--seeds: expected non-negative integers, got {seeds!r}")
+    return list(dict.fromkeys(out))
+
+def reproduce_seeds(seeds, # e.g. '0,1,2'
+                    out='runs', figures='figures', log=print, **kw, # everything else as `reproduce`
+                   ) -> dict:
+    "Run `reproduce` once per seed (runs and per-seed figures in `<out>/seeds/seed<s>`) and write the mean +- std table to `figures`."
+    seeds = parse_seeds(seeds)
+    per = {}
+    for s in seeds:
+        log(f"[wsss] seed {s} ({seeds.index(s) + 1}/{len(seeds)})")
+        per[s] = reproduce(seed=s, out=Path(out)/'seeds'/f'seed{s}', figures=Path(out)/'seeds'/f'seed{s}'/'figures', log=log, **kw)
+    first = per[seeds[0]]
+    path = Path(figures)/f"results_{first['dataset']}_{first['profile']}_seeds.md"
+    write_text(path, results_seeds_table(list(per.values()), seeds))
+    log(f"[wsss] mean +- std over seeds {seeds}: {path}")
+    return per
+
 
 # %% ../nbs/10_repro.ipynb #8e8c15ef
 import contextlib
@@ -694,7 +751,9 @@ def qualitative_figure(runs_dir, # `<out>/<dataset>/<profile>`
     idx = [k for k, i in enumerate(data.ids) if all((runs_dir/m/'cams'/f'{i}.npz').exists() and (runs_dir/m/'pseudo'/pseudo_kind/f'{i}.png').exists()
                                                   for m in methods)][:n]
     if not idx: raise DataError(f"{runs_dir}: no image has CAMs and {pseudo_kind} pseudo labels for {', '.join(methods)}")
-    rows, titles = [], ['image', 'ground truth'] + [t for m in methods for t in (f'{m}: CAM', f'{m}: {pseudo_kind} label')]
+    extra = {m: [(t, d) for t, d in (('random walk', runs_dir/m/'refine'/'labels'), ('segmentation', runs_dir/m/'segment'/'preview'))
+                 if all((d/f'{data.ids[k]}.png').exists() for k in idx)] for m in methods}  # later stages, when they ran
+    rows, titles = [], ['image', 'ground truth'] + [t for m in methods for t in (f'{m}: CAM', f'{m}: {pseudo_kind} label', *(f'{m}: {e}' for e, _ in extra[m]))]
     for k in idx:
         item = data.dataset[k]; i, img = item['id'], item['image']
         row = [img, colorize_labels(item['mask']) if item.get('mask') is not None else None]
@@ -702,8 +761,84 @@ def qualitative_figure(runs_dir, # `<out>/<dataset>/<profile>`
             with np.load(runs_dir/m/'cams'/f'{i}.npz', allow_pickle=False) as z: cam, keys = z['cam'].astype(np.float32), z['keys']
             fg = cam[keys > 0] if (keys > 0).any() else cam
             row += [overlay_cam(img, fg.max(0)), colorize_labels(read_label_png(runs_dir/m/'pseudo'/pseudo_kind/f'{i}.png'))]
+            row += [colorize_labels(read_label_png(d/f'{i}.png')) for _, d in extra[m]]
         rows.append(row)
     return image_grid(rows, titles)
+
+# %% ../nbs/10_repro.ipynb #c4d94a07
+# numbers the papers report on VOC 2012 (train for CAM / pseudo labels, val for segmentation), shown beside ours in the
+# paper profile; sources: reference/official_repos.md section 0
+PAPER_REPORTED = {
+    'cam': dict(cam_miou=0.483, refined_miou=0.665, seg_crf_miou=0.635, source='IRN (Ahn et al., CVPR 2019): CAM and IRN labels from irn issue #4, DeepLab val from the paper'),
+    'sccam': dict(cam_miou=0.509, refined_miou=0.634, seg_crf_miou=0.661, source='SC-CAM README (CAM), issue #4 (PSA walk), paper (DeepLab-v2 val)'),
+    'sipe': dict(cam_miou=0.5865, seg_crf_miou=0.688, source='SIPE README (CVPR checkpoint CAM, DeepLab-v2 R101 val)'),
+    'auxsegnet': dict(seg_miou=0.661, seg_crf_miou=0.690, source='AuxSegNet paper Table 1 (val, without / with post-processing)'),
+}
+TABLE_COLUMNS = (('cam_miou', 'CAM'), ('pseudo_miou', 'pseudo'), ('pseudo_crf_miou', 'pseudo + CRF'), ('refined_miou', 'random walk'),
+                 ('seg_miou', 'seg (val)'), ('seg_crf_miou', 'seg + CRF (val)'))
+
+def _stage_rows(results:dict, fmt) -> list:
+    "(label, [cell per TABLE_COLUMNS]) rows: methods, the papers' numbers (paper profile on VOC), the oracle."
+    rows = [(f'`{m}`', [fmt(r.get(k)) for k, _ in TABLE_COLUMNS]) for m, r in results['methods'].items()]
+    if results.get('profile') == 'paper' and results.get('dataset') == 'voc':
+        rows += [(f'`{m}` (paper)', [fmt(PAPER_REPORTED[m].get(k)) for k, _ in TABLE_COLUMNS]) for m in results['methods'] if m in PAPER_REPORTED]
+    if results.get('oracle'): rows.append(('oracle (ground truth)', ['', '', '', '', fmt(results['oracle'].get('seg_miou')), fmt(results['oracle'].get('seg_crf_miou'))]))
+    return rows
+
+def stages_table(results:dict) -> str:
+    "Markdown table of mIoU (percent) by stage: CAM, pseudo labels, + CRF, after the random walk (train), segmentation without / with CRF (val); the oracle last."
+    pct = lambda v: '–' if v is None else f"{100*v:.1f}"
+    lines = ['| method | ' + ' | '.join(n for _, n in TABLE_COLUMNS) + ' |', '|---|' + '---:|' * len(TABLE_COLUMNS)]
+    lines += [f"| {m} | " + ' | '.join(c) + ' |' for m, c in _stage_rows(results, pct)]
+    srcs = [f"{m}: {PAPER_REPORTED[m]['source']}" for m in results['methods'] if m in PAPER_REPORTED] if results.get('profile') == 'paper' and results.get('dataset') == 'voc' else []
+    head = f"mIoU (%) by stage on `{results['dataset']}`, profile `{results['profile']}`; regenerated by `wsss reproduce`.\n\n"
+    return head + '\n'.join(lines) + '\n' + (('\nPaper numbers: ' + '; '.join(srcs) + '.\n') if srcs else '')
+
+def results_latex(results:dict) -> str:
+    "The stage table as a LaTeX tabular (booktabs), mIoU in percent."
+    pct = lambda v: '--' if v is None else f"{100*v:.1f}"
+    esc = lambda s: s.replace('`', '').replace('_', r'\_')
+    lines = [r'\begin{tabular}{l' + 'r' * len(TABLE_COLUMNS) + '}', r'\toprule',
+             'Method & ' + ' & '.join(n.replace('+', r'+') for _, n in TABLE_COLUMNS) + r' \\', r'\midrule']
+    lines += [f"{esc(m)} & " + ' & '.join(c) + r' \\' for m, c in _stage_rows(results, pct)]
+    lines += [r'\bottomrule', r'\end{tabular}']
+    return f"% mIoU (%) on {results['dataset']}, profile {results['profile']}; regenerated by wsss reproduce\n" + '\n'.join(lines) + '\n'
+
+def results_seeds_table(runs:list, # results.json contents, one per seed
+                        seeds, # the seeds, same order
+                       ) -> str:
+    "Markdown table of mean +- std (percent) over seeds per method and stage, the oracle last; n = seeds with that number."
+    import numpy as np
+    def cell(vals):
+        v = np.array([x for x in vals if x is not None], float)
+        if not len(v): return '–'
+        return f"{100*v.mean():.1f} ± {100*v.std(ddof=1):.1f}" if len(v) > 1 else f"{100*v[0]:.1f}"
+    methods = list(dict.fromkeys(m for r in runs for m in r['methods']))
+    lines = ['| method | ' + ' | '.join(n for _, n in TABLE_COLUMNS) + ' |', '|---|' + '---:|' * len(TABLE_COLUMNS)]
+    for m in methods: lines.append(f"| `{m}` | " + ' | '.join(cell([r['methods'].get(m, {}).get(k) for r in runs]) for k, _ in TABLE_COLUMNS) + ' |')
+    if any(r.get('oracle') for r in runs):
+        lines.append('| oracle (ground truth) |  |  |  |  | ' + ' | '.join(cell([(r.get('oracle') or {}).get(k) for r in runs]) for k in ('seg_miou', 'seg_crf_miou')) + ' |')
+    r0 = runs[0]
+    return (f"mIoU (%) on `{r0['dataset']}`, profile `{r0['profile']}`: mean ± standard deviation over seeds {', '.join(map(str, seeds))} "
+            f"(`wsss reproduce --seeds`).\n\n" + '\n'.join(lines) + '\n')
+
+def stage_chart_figure(results:dict):
+    "Grouped bars: mIoU by stage (x) and method (colour); the oracle as dashed lines on the segmentation stages."
+    import matplotlib.pyplot as plt, numpy as np
+    methods = list(results['methods'])
+    fig, ax = plt.subplots(figsize=(8, 3))
+    x, w = np.arange(len(TABLE_COLUMNS)), 0.8 / max(1, len(methods))
+    for j, m in enumerate(methods):
+        v = [results['methods'][m].get(k) for k, _ in TABLE_COLUMNS]
+        ax.bar(x + (j - (len(methods) - 1) / 2) * w, [100 * (a or 0) for a in v], w, label=m)
+    orc = results.get('oracle') or {}
+    for k, xi in (('seg_miou', 4), ('seg_crf_miou', 5)):
+        if orc.get(k) is not None: ax.hlines(100 * orc[k], xi - 0.45, xi + 0.45, colors='k', linestyles='--', label='oracle' if k == 'seg_miou' else None)
+    ax.set_xticks(x, [n for _, n in TABLE_COLUMNS], fontsize=8); ax.set_ylabel('mIoU (%)'); ax.legend(fontsize=7, ncol=2)
+    ax.set_title(f"{results['dataset']} / {results['profile']}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
 
 # %% ../nbs/10_repro.ipynb #1f98bfda
 def main(argv=None) -> int:
