@@ -499,7 +499,7 @@ def _cmd_make_pseudo(a):
     if gt is not None: print(f"score them: wsss eval --pred {a.out} --gt {gt} --split {a.split}")
 
 # %% ../nbs/11_cli.ipynb #8a43845a
-def _stage_dataset(a, purpose:str='cam'):
+def _run_stage_dataset(a):
     "The dataset a stage command reads: `--dataset`, `--data-root`, `--split` (synthetic without a root: generated under --runs)."
     from wsss.repro import resolve_data_root
     from wsss.data import open_dataset
@@ -547,7 +547,7 @@ def _cmd_make_sem_seg_labels(a):
     if a.method:
         from wsss.method import get_method
         kind = refinement_kind(get_method(a.method))
-    ds = _stage_dataset(a)
+    ds = _run_stage_dataset(a)
     if a.checkpoint: cfg, net = load_relation_net(a.checkpoint, a.device)
     elif a.train_labels:
         cfg = RefineConfig.for_profile(a.profile, kind or 'irn')
@@ -585,7 +585,7 @@ def _cmd_train_seg(a):
     over = {k: getattr(a, k) for k in ('arch', 'backbone', 'weights', 'init', 'batch_size') if getattr(a, k) is not None}
     if a.epochs: over.update(epochs=a.epochs, iterations=0)
     cfg = SegConfig.for_profile(a.profile, **over)
-    ds = _stage_dataset(a)
+    ds = _run_stage_dataset(a)
     labels = None if a.labels == 'gt' else a.labels
     if labels is not None and not Path(labels).is_dir(): raise DataError(f"--labels {labels}: no such folder")
     res = train_segmentation(ds, labels, a.out, cfg, device=a.device, seed=a.seed, progress=not a.quiet)
@@ -625,7 +625,7 @@ def _cmd_make_seg(a):
     if a.scales:
         try: scales = tuple(float(s) for s in a.scales.split(','))
         except ValueError: raise ConfigError(f"--scales: expected comma-separated numbers, got {a.scales!r}") from None
-    ds = _stage_dataset(a)
+    ds = _run_stage_dataset(a)
     st = make_segmentation(method, model, ds, a.out, scales=scales, flip=flip and not a.no_flip, crf=a.crf, device=a.device,
                            overwrite=a.overwrite, progress=not a.quiet)
     print(f"{st['n_written']} maps written to {st['out_dir']} (scales {list(scales)}, flip {st['flip']}, crf {st['crf']})")
