@@ -11,10 +11,9 @@ from .repro import DATASETS, PROFILES, STAGES, StageFailed, reproduce
 
 # %% auto #0
 __all__ = ['CAM_MANIFEST', 'EVAL_CAM_EXTRAS', 'register_subcommand', 'HelpFormatter', 'build_parser', 'main', 'add_data_parser',
-           'add_eval_parser', 'add_reproduce_parser', 'add_ddp_stage_parser', 'load_checkpoint', 'add_make_seg_parser',
-           'check_cam_folder', 'add_make_cam_parser', 'add_eval_cam_parser', 'eval_cam_table',
-           'eval_cam_classification', 'add_make_pseudo_parser', 'add_make_sem_seg_labels_parser',
-           'add_train_seg_parser']
+           'add_eval_parser', 'add_reproduce_parser', 'add_ddp_stage_parser', 'load_checkpoint', 'check_cam_folder',
+           'add_make_cam_parser', 'add_eval_cam_parser', 'eval_cam_table', 'eval_cam_classification',
+           'add_make_pseudo_parser', 'add_make_sem_seg_labels_parser', 'add_train_seg_parser', 'add_make_seg_parser']
 
 # %% ../nbs/11_cli.ipynb #903bb39b
 _SUBCOMMANDS: list = []
@@ -207,70 +206,6 @@ def _cmd_ddp_stage(a):
     res = run_stage_work(a.stage, method=a.method, dataset=a.dataset, data_root=a.data_root, profile=a.profile, out=a.out,
                          device=a.device, seed=a.seed)
     if is_main_process(): print(json.dumps(res), flush=True)
-
-# %% ../nbs/11_cli.ipynb #8340fa48
-def _scales(s):
-    try: v = tuple(float(x) for x in s.split(',') if x.strip())
-    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a comma-separated list of numbers") from None
-    if not v or min(v) <= 0: raise argparse.ArgumentTypeError(f"{s!r}: scales must be positive numbers")
-    return v
-
-def load_checkpoint(method_key:str, # registry key
-                    checkpoint, # a wsss model.pt (or its folder) or the method's official checkpoint
-                    num_classes:int, # C foreground classes of the dataset
-                    profile:str='paper', # config profile for official checkpoints
-                    device='cpu') -> tuple:
-    "(method, model in eval mode): a wsss model.pt first, then `Method.load_official_checkpoint`; WeightsError naming both attempts."
-    from wsss.method import get_method, load_trained
-    from wsss.core import pick_device
-    cls, p = get_method(method_key), Path(checkpoint)
-    if not p.exists(): raise WeightsError(f"{p}: checkpoint not found")
-    try:
-        method, model = load_trained(p, device)
-        if method.key != method_key: raise ConfigError(f"{p}: a {method.key!r} model, not {method_key!r}")
-        return method, model
-    except WeightsError as e: first = str(e)
-    method = cls(profile=profile)
-    try: model = method.load_official_checkpoint(p, num_classes)
-    except WeightsError as e: raise WeightsError(f"{p}: neither a wsss model.pt ({first}) nor an official checkpoint ({e})") from None
-    return method, model.to(pick_device(device)).eval()
-
-@register_subcommand
-def add_make_seg_parser(sub):
-    "`wsss make-seg`: segmentation PNGs from a method's final segmenter."
-    s = sub.add_parser('make-seg', help="segmentation label maps from a method's trained segmenter (model.pt or official checkpoint)",
-                       description='Write <out>/<id>.png palette label maps for a split with the segmentation model of a trained method.',
-                       formatter_class=HelpFormatter)
-    s.add_argument('--method', required=True, help='method key (its Method.segmentation_model is used)')
-    s.add_argument('--checkpoint', required=True, help="a wsss model.pt (or its train folder) or the method's official checkpoint")
-    s.add_argument('--dataset', default='voc', choices=DATASETS, help='dataset kind')
-    s.add_argument('--data-root', required=True, help='dataset folder')
-    s.add_argument('--split', default='val', help='split to segment')
-    s.add_argument('--out', required=True, help='folder for the PNGs (created)')
-    s.add_argument('--geometry', default='official', choices=('official', 'aligned'), help="official: single scale, no flip; aligned: --scales and flips")
-    s.add_argument('--scales', type=_scales, help="comma-separated scales for --geometry aligned (default: the config's cam_scales)")
-    s.add_argument('--no-flip', action='store_true', help='aligned geometry without horizontal flips')
-    s.add_argument('--crf', action='store_true', help="dense CRF with the method's preset")
-    s.add_argument('--profile', default='paper', choices=PROFILES, help='config profile used to build the net for an official checkpoint')
-    s.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
-    s.add_argument('--eval', action='store_true', help="also score the PNGs against the split's masks (prints mIoU)")
-    s.set_defaults(func=_cmd_make_seg)
-
-def _cmd_make_seg(a):
-    from wsss.data import open_dataset
-    from wsss.repro import resolve_data_root
-    from wsss.seginfer import make_segmentation, eval_segmentation
-    if a.geometry == 'official' and (a.scales or a.no_flip): raise ConfigError("--scales/--no-flip apply to --geometry aligned (official is single scale, no flip)")
-    root = resolve_data_root(a.dataset, a.data_root, a.profile)
-    ds = open_dataset(a.dataset, root, split=a.split)
-    method, model = load_checkpoint(a.method, a.checkpoint, len(ds.class_names), a.profile, a.device)
-    if a.geometry == 'official': scales, flip = (1.0,), False
-    else: scales, flip = a.scales or tuple(method.cfg.cam_scales), not a.no_flip
-    st = make_segmentation(method, model, ds, a.out, scales=scales, flip=flip, crf=a.crf, device=a.device, progress=False)
-    print(f"wrote {st['n_written']} label maps to {a.out} ({a.geometry} geometry, scales {list(scales)}, flip {flip}, crf {a.crf})")
-    if a.eval:
-        ev = eval_segmentation(a.out, ds)
-        print(f"mIoU {100 * ev['miou']:.2f} on {ev['n_images']} images of {a.split}")
 
 # %% ../nbs/11_cli.ipynb #8cf7ae12
 def _scales(s):
@@ -594,41 +529,58 @@ def _cmd_train_seg(a):
 # %% ../nbs/11_cli.ipynb #1de13620
 @register_subcommand
 def add_make_seg_parser(sub):
-    "`wsss make-seg`: segment images with a trained segmenter (seg.pt) or a method whose trained net segments (model.pt)."
+    "`wsss make-seg`: segment a split with a trained segmenter (seg.pt), or with a method whose trained net segments (model.pt or official checkpoint)."
     p = sub.add_parser('make-seg', help='segmentation label maps from a trained segmenter, multi-scale + flip (+ CRF)', formatter_class=HelpFormatter,
-                       description='Write <id>.png segmentation maps with a wsss seg.pt (train-seg) or a method model.pt whose method '
-                                   'segments by itself (e.g. AuxSegNet); optionally score them against the ground truth.')
-    p.add_argument('--checkpoint', required=True, help='seg.pt (train-seg) or a method model.pt / its train folder')
+                       description='Write <id>.png palette label maps for a split with a wsss seg.pt (train-seg), or with the segmentation model '
+                                   "of a method that segments by itself (Method.segmentation_model, e.g. AuxSegNet): its wsss model.pt or its "
+                                   'official checkpoint. Existing maps are kept (rerun to resume); --eval scores them against the masks.')
+    p.add_argument('--checkpoint', required=True, help="seg.pt (train-seg), or a method's model.pt / train folder / official checkpoint")
+    p.add_argument('--method', help='method key; required for a model.pt or an official checkpoint (not for a seg.pt)')
     p.add_argument('--out', required=True, help='folder receiving <id>.png')
-    p.add_argument('--scales', help="comma-separated inference scales (default: the model's, e.g. 0.5,0.75,1.0)")
+    p.add_argument('--geometry', default='aligned', choices=('official', 'aligned'),
+                   help="method segmenters: official = the official inference script (single scale, no flip); aligned = --scales and flips")
+    p.add_argument('--scales', type=_scales, help="comma-separated inference scales (default: the seg.pt's test scales, or the method's cam_scales)")
     p.add_argument('--no-flip', action='store_true', help='no horizontal flips')
-    p.add_argument('--crf', action='store_true', help="dense CRF (deeplab-pytorch preset, or the method's)")
+    p.add_argument('--crf', action='store_true', help="dense CRF (deeplab-pytorch preset for a seg.pt, the method's preset otherwise)")
     p.add_argument('--eval', action='store_true', help='score the maps against the ground-truth masks (mIoU)')
     p.add_argument('--overwrite', action='store_true', help='redo maps that exist')
     _dataset_args(p, split='val')
     p.set_defaults(func=_cmd_make_seg)
 
-def _cmd_make_seg(a):
+def _is_segmenter_file(path:Path) -> bool:
+    "True when `path` is a wsss seg.pt (train-seg output)."
     import torch
+    if not path.is_file(): return False
+    try: saved = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception: return False
+    return isinstance(saved, dict) and saved.get('format') == 'wsss.segment/1'
+
+def _cmd_make_seg(a):
     from wsss.seginfer import make_segmentation, eval_segmentation
     ck = Path(a.checkpoint)
-    seg_pt = ck if ck.suffix == '.pt' and ck.name != 'model.pt' else None
-    if seg_pt is not None:
-        from wsss.segment import load_segmenter
-        cfg, model, _ = load_segmenter(seg_pt, a.device)
-        method, scales, flip = None, cfg.test_scales, cfg.test_flip
-    else:
-        from wsss.method import load_trained
-        method, model = load_trained(ck, a.device)
-        if method.segmentation_model(model) is None: raise ConfigError(f"{ck}: method {method.key!r} has no segmentation model; train one with `wsss train-seg`")
-        scales, flip = (1.0,), True
-    if a.scales:
-        try: scales = tuple(float(s) for s in a.scales.split(','))
-        except ValueError: raise ConfigError(f"--scales: expected comma-separated numbers, got {a.scales!r}") from None
+    if not ck.exists(): raise WeightsError(f"--checkpoint {ck}: not found")
     ds = _run_stage_dataset(a)
+    crf_preset = None
+    if _is_segmenter_file(ck):
+        from wsss.segment import load_segmenter
+        if a.geometry == 'official': raise ConfigError("--geometry official applies to a method's own segmenter, not to a seg.pt")
+        cfg, model, _ = load_segmenter(ck, a.device)
+        method, scales, flip, crf_preset = None, cfg.test_scales, cfg.test_flip, 'deeplab'
+    else:
+        if not a.method: raise ConfigError(f"--method is required: {ck} is not a seg.pt, so it must be a method's model.pt or official checkpoint")
+        from wsss.core import pick_device
+        method, model, _ = load_checkpoint(a.method, ck/'model.pt' if ck.is_dir() else ck, ds.class_names, pick_device(a.device))
+        if method.segmentation_model(model) is None:
+            raise ConfigError(f"method {method.key!r} has no segmentation model of its own; train one on its pseudo labels with `wsss train-seg`")
+        if a.geometry == 'official':
+            if a.scales or a.no_flip: raise ConfigError("--scales/--no-flip apply to --geometry aligned (official is single scale, no flip)")
+            scales, flip = (1.0,), False
+        else: scales, flip = tuple(method.cfg.cam_scales), True
+    if a.scales: scales = a.scales
     st = make_segmentation(method, model, ds, a.out, scales=scales, flip=flip and not a.no_flip, crf=a.crf, device=a.device,
-                           overwrite=a.overwrite, progress=not a.quiet)
+                           overwrite=a.overwrite, progress=not a.quiet, **({'crf_preset': crf_preset} if crf_preset else {}))
     print(f"{st['n_written']} maps written to {st['out_dir']} (scales {list(scales)}, flip {st['flip']}, crf {st['crf']})")
     if a.eval:
         ev = eval_segmentation(a.out, ds)
         print(f"mIoU {100 * ev['miou']:.1f} on {ev['n_images']} images")
+
