@@ -70,7 +70,10 @@ def test_results_json_schema_and_range(run):
     check_results(res)
     assert res['dataset'] == 'synthetic' and res['profile'] == 'smoke' and list(res['methods']) == ['cam']
     cam = res['methods']['cam']
-    for k in ('cam_miou', 'pseudo_miou', 'pseudo_crf_miou', 'cam_threshold'): assert 0 <= cam[k] <= 1, (k, cam[k])
+    for k in ('cam_miou', 'pseudo_miou', 'pseudo_crf_miou', 'cam_threshold', 'cls_map', 'cls_f1', 'cam_part_mass'): assert 0 <= cam[k] <= 1, (k, cam[k])
+    ev = read_stage(d / 'runs' / 'synthetic' / 'smoke' / 'cam', 'eval_cam')  # classification on val, CAM mass on the synthetic parts
+    assert cam['cls_split'] == 'val' and ev['classification']['n_images'] == 16 and set(ev['classification']['ap']) == set(ev['iou']) - {'background'}
+    assert abs(sum(ev['part_shares']['mass_share'].values()) - 1) < 1e-6 or ev['part_shares']['n_maps'] == 0
     assert set(cam['seconds']) == set(METHOD_STAGES) and all(v > 0 for v in cam['seconds'].values())
     rd = d / 'runs' / 'synthetic' / 'smoke' / 'cam'
     assert cam['seconds'] == {st: read_stage(rd, st)['seconds'] for st in METHOD_STAGES}  # one source: the stage records
@@ -91,8 +94,9 @@ def test_run_directory_holds_executed_notebooks_and_provenance(run):
 def test_figures_and_table(run):
     d, _, _ = run
     names = sorted(p.name for p in (d / 'figs').iterdir())
-    assert names == ['cam_threshold_synthetic_smoke.png', 'qualitative_synthetic_smoke.png', 'results_synthetic_smoke.md']
-    assert all((d / 'figs' / n).stat().st_size > 1000 for n in names[:2])
+    assert names == ['cam_part_shares_synthetic_smoke.png', 'cam_threshold_synthetic_smoke.png', 'qualitative_synthetic_smoke.png',
+                     'results_synthetic_smoke.md']  # cam_part_shares: CamMethod.report_figures (synthetic parts)
+    assert all((d / 'figs' / n).stat().st_size > 1000 for n in names[:3])
     table = (d / 'figs' / 'results_synthetic_smoke.md').read_text()
     assert '| `cam` |' in table and 'CAM mIoU' in table
 

@@ -148,3 +148,15 @@ def test_resume_says_from_which_epoch(tmp_path, capsys):
     r = fit(net, loader, _loss, groups, epochs=3, out_dir=tmp_path, lr=0.05, device='cpu', progress=True, log_every=2)
     assert r['resumed_from_epoch'] == 2
     assert 'resumed from epoch 2 of 3' in capsys.readouterr().err
+
+def test_adamw_resume_is_exact_and_its_checkpoint_refuses_sgd(tmp_path):
+    "optimizer='adamw' (the CPU profiles): AdamW state is checkpointed, so a resumed run equals a straight one."
+    straight, _ = _fit(tmp_path / 'a', epochs=2, optimizer='adamw')
+    class Crash(Exception): pass
+    def crash(epoch, summary): raise Crash
+    with pytest.raises(Crash): _fit(tmp_path / 'b', epochs=2, optimizer='adamw', on_epoch_end=crash)  # killed after epoch 1 of 2
+    resumed, res = _fit(tmp_path / 'b', epochs=2, optimizer='adamw')
+    assert res['resumed_from_epoch'] == 1
+    assert all(torch.equal(p, q) for p, q in zip(straight.state_dict().values(), resumed.state_dict().values()))
+    assert 'exp_avg' in str(torch.load(tmp_path / 'a' / 'checkpoint.pt', weights_only=True)['optimizer']['state'])
+    with pytest.raises(ConfigError, match='other training settings'): _fit(tmp_path / 'a', epochs=2)  # sgd on an adamw checkpoint
