@@ -371,6 +371,10 @@ class AuxSegNetMethod(Method):
         c = self.cfg
         return auxsegnet_loss(model(batch['image']), batch, c.cls_loss_weight, c.sal_loss_weight, c.seg_loss_weight, c.sal_binarize)
 
+    def class_scores(self, model, images:torch.Tensor) -> torch.Tensor:
+        "B x C image-level logits of the classification head (the net's forward returns a dict of every task)."
+        return model(images)['logits']
+
     def cam_forward(self, model, images:torch.Tensor) -> torch.Tensor:
         "B x C x h x w: the per-class max-normalised CAM propagated once by A_CT (gen_pgt.py), non-negative."
         return model(images, refine_cam=True, block=self.cfg.aff_block if not torch.is_grad_enabled() else 0)['cam_ref'].clamp_min(0)
