@@ -232,12 +232,14 @@ def preflight(data, # `stage_data(...)` namespace (its `dataset` may be a `Head`
         return []
     with ThreadPoolExecutor(max(1, workers)) as ex: return [p for ps in ex.map(one, range(len(ds))) for p in ps]
 
-def check_run_data(dataset:str, data_root, profile:str, log=None, saliency:bool=False) -> int:
+def check_run_data(dataset:str, data_root, profile:str, log=None,
+                   saliency=False, # False, or the `saliency=` value train_cam opens the dataset with (True, 'auto', a folder)
+                  ) -> int:
     "`preflight` of every split the stages will read, before the first stage: a DataError naming the first bad file; returns the files checked."
     t0, n, seen = time.time(), 0, set()
     for purpose in ('train', 'cam'):
-        data = stage_data(dataset, data_root, profile, purpose=purpose, **(dict(saliency=True) if saliency and purpose == 'train' else {}))
-        key = (data.split, len(data.ids), saliency and purpose == 'train')
+        data = stage_data(dataset, data_root, profile, purpose=purpose, **(dict(saliency=saliency) if saliency and purpose == 'train' else {}))
+        key = (data.split, len(data.ids), bool(saliency) and purpose == 'train')
         if key in seen: continue
         seen.add(key)
         probs = preflight(data)
@@ -468,7 +470,8 @@ def reproduce(methods='cam', # method keys (comma-separated or a list) from the 
     specs = {m: get_method(m) for m in methods}
     for line in random_init_warnings(dataset, profile, {m: s.Config.for_profile(profile).weights for m, s in specs.items()}): log(line)
     if any(s in stages for s in METHOD_STAGES):  # bad files fail here, in seconds, not minutes into training
-        check_run_data(dataset, root, profile, log=log, saliency=any('saliency' in s.needs for s in specs.values()))
+        needs_sal = any('saliency' in s.needs for s in specs.values())  # opened as train_cam will: the folder, else <data>/Saliency or the stand-in
+        check_run_data(dataset, root, profile, log=log, saliency=(str(Path(saliency_root).expanduser().resolve()) if saliency_root else 'auto') if needs_sal else False)
     base = out/dataset/profile
     params = dict(dataset=dataset, data_root=str(root), profile=profile, device=device, seed=seed)
     kernel = None if fresh_kernels else SharedKernel()
