@@ -16,7 +16,7 @@ __all__ = ['DATASETS', 'PROFILES', 'METHOD_STAGES', 'ORACLE_STAGE', 'REPORT_STAG
            'read_stage', 'synthetic_root', 'resolve_data_root', 'check_choice', 'stage_split', 'stage_data', 'Head',
            'preflight', 'check_run_data', 'StageFailed', 'experiments_dir', 'SharedKernel', 'execute_stage',
            'parse_methods', 'parse_stages', 'stage_seconds_of', 'method_results', 'random_init_warnings',
-           'check_results', 'reproduce', 'collect_results', 'eval_split', 'parse_seeds', 'reproduce_seeds',
+           'check_results', 'reproduce', 'collect_results', 'has_split', 'eval_split', 'parse_seeds', 'reproduce_seeds',
            'run_stage_work', 'torchrun_command', 'launch_torchrun', 'coco_view', 'results_table',
            'threshold_curves_figure', 'qualitative_figure', 'stages_table', 'results_latex', 'results_seeds_table',
            'stage_chart_figure', 'main']
@@ -580,10 +580,16 @@ def _update_results(base, dataset, profile, methods, params) -> dict:
 # %% ../nbs/10_repro.ipynb #a4a998e4
 ORACLE_DIR = '_oracle'  # not a method folder: it never has the method stages, so results.json lists it apart
 
+def has_split(dataset:str, data_root, split:str) -> bool:
+    "True when `data_root` holds `split` (a VOC-layout list file, or a COCO image folder + annotation file)."
+    from wsss.data import available_splits, coco_paths
+    if dataset != 'coco': return split in available_splits(data_root)
+    try: coco_paths(data_root, split); return True
+    except DataError: return False
+
 def eval_split(dataset:str, data_root) -> str:
     "The split the segmentation stages score on: 'val' when the dataset has it, else 'train'."
-    from wsss.data import available_splits
-    return 'val' if 'val' in available_splits(data_root) else 'train'
+    return 'val' if has_split(dataset, data_root, 'val') else 'train'
 
 def _run_oracle(base, params, force, log, stream, kernel, nbdir) -> bool:
     "Run the oracle notebook once per dataset x profile (skipped when finished); True if it ran."
