@@ -95,8 +95,11 @@ def test_figures_and_table(run):
     d, _, _ = run
     names = sorted(p.name for p in (d / 'figs').iterdir())
     assert names == ['cam_part_shares_synthetic_smoke.png', 'cam_threshold_synthetic_smoke.png', 'qualitative_synthetic_smoke.png',
-                     'results_synthetic_smoke.md']  # cam_part_shares: CamMethod.report_figures (synthetic parts)
-    assert all((d / 'figs' / n).stat().st_size > 1000 for n in names[:3])
+                     'results_synthetic_smoke.md', 'stages_chart_synthetic_smoke.png', 'stages_synthetic_smoke.md',
+                     'stages_synthetic_smoke.tex']  # cam_part_shares: CamMethod.report_figures (synthetic parts); stages: refine/segment/oracle
+    assert all((d / 'figs' / n).stat().st_size > 1000 for n in names[:3] + ['stages_chart_synthetic_smoke.png'])
+    stages = (d / 'figs' / 'stages_synthetic_smoke.md').read_text()
+    assert '| `cam` |' in stages and 'oracle' in stages and '\\begin{tabular}' in (d / 'figs' / 'stages_synthetic_smoke.tex').read_text()
     table = (d / 'figs' / 'results_synthetic_smoke.md').read_text()
     assert '| `cam` |' in table and 'CAM mIoU' in table
 
