@@ -10,10 +10,7 @@ import json, subprocess, sys, time
 
 CASES = {'voc_k1_ema': (20, 1, 'ema', 0), 'voc_k4_kmeans': (20, 4, 'kmeans', 500), 'coco_k1_ema': (80, 1, 'ema', 0), 'coco_k4_kmeans': (80, 4, 'kmeans', 500)}
 
-def _rss_mb():
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith('VmRSS'): return int(line.split()[1]) / 1024
+from bench_auxsegnet_memory import _rss_mb  # same folder (sys.path[0] when run as a script)
 
 def run_case(name):
     import resource, torch, torch.nn.functional as F
