@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from wsss.core import ConfigError
 from wsss.method import check_method
 from wsss.methods.protomtn import (PrototypeBank, ProtoMTNConfig, ProtoMTNMethod, bank_bytes, ema_update, kmeans_cosine, prototype_probs,
-                                   rectify_labels, reliable_pixels, proto_nce, protomtn_loss, ProtoMTNNet)
+                                   rectify_labels, reliable_pixels, complete_rows, proto_nce, protomtn_loss, ProtoMTNNet)
 
 def test_check_method():
     r = check_method('protomtn')
@@ -41,6 +41,8 @@ def test_rectification_rule_by_hand():
     assert rectify_labels(y0, q, 0.999).tolist() == [[[1, 255, 255, 0, 255]]]
     assert reliable_pixels(q, 0.9).tolist() == [[[1, 255, 1, 0, 1]]]
     assert rectify_labels(y0, torch.zeros(1, 2, 1, 5), 0.9).tolist() == y0.tolist()  # no valid row: untouched
+    # an image whose class has no prototype yet is not rectified (background alone would give q_0 = 1 everywhere)
+    assert complete_rows(torch.tensor([[1., 0.], [0., 0.], [0., 1.]]), torch.tensor([True, True, False])).tolist() == [True, True, False]
 
 def test_bank_is_bounded_and_sized():
     bank = PrototypeBank(80, 16, k=2, update='kmeans', memory_size=10)

@@ -19,7 +19,7 @@ from ..seginfer import normalize_image
 from .auxsegnet import AuxSegNetConfig, AuxSegNetNet, AuxSegNetMethod, auxsegnet_loss
 
 # %% auto #0
-__all__ = ['ABLATION_ARMS', 'ProtoMTNConfig', 'kmeans_cosine', 'ema_update', 'PrototypeBank', 'prototype_probs',
+__all__ = ['ABLATION_ARMS', 'ProtoMTNConfig', 'kmeans_cosine', 'ema_update', 'PrototypeBank', 'prototype_probs', 'complete_rows',
            'reliable_pixels', 'rectify_labels', 'ProtoMTNNet', 'proto_nce', 'cam_proto_consistency', 'prototype_seeds',
            'protomtn_loss', 'prototype_maps', 'rectify_pseudo_folder', 'ProtoMTNMethod', 'prototype_figure',
            'bank_bytes', 'similarity_bytes', 'run_ablation']
@@ -177,6 +177,12 @@ def prototype_probs(s:torch.Tensor, # B x (C+1) x h x w similarities
     q = torch.softmax(logits, 1)
     return torch.nan_to_num(q, nan=0.0)
 
+def complete_rows(label:torch.Tensor, # B x C image labels
+                  ready:torch.Tensor, # (C+1) bool rows that exist
+                 ) -> torch.Tensor: # B bool
+    "True for images whose classes all have a ready prototype: only then does q compare every candidate (else q is not trusted)."
+    return ~((label > 0) & ~ready[None, 1:].to(label.device)).any(1)
+
 def reliable_pixels(q:torch.Tensor, thres:float=0.9) -> torch.Tensor:
     "B x h x w: the prototype label where max_c q_c >= thres, else 255."
     k, y = q.max(1)
@@ -282,7 +288,7 @@ def protomtn_loss(out:dict, # ProtoMTNNet output on the batch
     if not cfg.bg_prototypes:
         s = torch.cat([torch.full_like(s[:, :1], cfg.bg_cos), s[:, 1:]], 1); ready[0] = True
     valid = torch.cat([torch.ones(B, 1, dtype=torch.bool), label > 0], 1) & ready[None]
-    q = prototype_probs(s.detach(), valid, cfg.temperature)
+    q = prototype_probs(s.detach(), valid, cfg.temperature) * complete_rows(label, ready)[:, None, None, None].float()  # missing class rows: no rectification
     y, sal_t = y0, sal_full
     if rectify:
         H, W = y0.shape[-2:]
@@ -311,7 +317,8 @@ def prototype_maps(model:ProtoMTNNet, images:torch.Tensor, cfg:ProtoMTNConfig, l
     lab = torch.ones(B, n - 1, dtype=torch.bool) if label is None else torch.as_tensor(label).reshape(B, -1) > 0
     valid = torch.cat([torch.ones(B, 1, dtype=torch.bool), lab.to(s.device)], 1) & ready[None].to(s.device)
     a = _maxnorm(F.relu(s)) * ready[None, :, None, None]
-    return dict(cam_ref=out['cam_ref'], sal=torch.sigmoid(out['sal_ref']), s=s, q=prototype_probs(s, valid, cfg.temperature), A=a)
+    q = prototype_probs(s, valid, cfg.temperature) * complete_rows(lab, ready)[:, None, None, None].float()  # missing class rows: q not trusted
+    return dict(cam_ref=out['cam_ref'], sal=torch.sigmoid(out['sal_ref']), s=s, q=q, A=a)
 
 @torch.no_grad()
 def rectify_pseudo_folder(model:ProtoMTNNet, dataset, seg_dir, cfg:ProtoMTNConfig, device='cpu') -> dict:
