@@ -15,10 +15,10 @@ from .core import ConfigError, WeightsError
 
 # %% auto #0
 __all__ = ['IMAGENET_CHECKPOINTS', 'BACKBONES', 'RESNET38D_IMAGENET', 'FixedBatchNorm', 'ResNetBackbone', 'TinyBackbone',
-           'imagenet_checkpoint_candidates', 'resolve_weights', 'load_imagenet_backbone', 'build_backbone', 'CamNet',
-           'multilabel_loss', 'irn_key_to_ours', 'to_irn_state_dict', 'load_irn_cam_checkpoint', 'Res38Block',
-           'Res38Bottleneck', 'ResNet38d', 'read_mxnet_params', 'mxnet_name_to_resnet38d', 'mxnet_to_resnet38d',
-           'load_resnet38d_weights', 'build_resnet38d']
+           'imagenet_checkpoint_candidates', 'resolve_weights', 'state_dict_mismatch', 'load_imagenet_backbone',
+           'build_backbone', 'CamNet', 'multilabel_loss', 'irn_key_to_ours', 'to_irn_state_dict',
+           'load_irn_cam_checkpoint', 'Res38Block', 'Res38Bottleneck', 'ResNet38d', 'read_mxnet_params',
+           'mxnet_name_to_resnet38d', 'mxnet_to_resnet38d', 'load_resnet38d_weights', 'build_resnet38d']
 
 # %% ../nbs/05_nets.ipynb #2308fa0a
 class FixedBatchNorm(nn.BatchNorm2d):
@@ -157,13 +157,21 @@ def _load_state(path) -> dict:
     if not isinstance(sd, dict): raise WeightsError(f"{path}: expected a state dict, found {type(sd).__name__}")
     return sd
 
+def state_dict_mismatch(own:dict, # the model's state dict
+                        sd:dict, # the state dict to load into it
+                        skip=(), # key prefixes the model may lack in `sd` (they keep their own values)
+                       ) -> tuple:
+    "(missing, unexpected, shape-mismatch descriptions) of loading `sd` into a model with state dict `own`; `num_batches_tracked` is optional."
+    missing = [k for k in own if k not in sd and not k.endswith('num_batches_tracked') and not k.startswith(tuple(skip))]
+    unexpected = [k for k in sd if k not in own]
+    wrong = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
+    return missing, unexpected, wrong
+
 def load_imagenet_backbone(backbone:nn.Module, path) -> nn.Module:
     "Load a torchvision ImageNet state dict (fc dropped) into `backbone`; WeightsError naming the file on mismatch."
     sd = {k.removeprefix('module.'): v for k, v in _load_state(path).items() if not k.removeprefix('module.').startswith('fc.')}
     own = backbone.state_dict()
-    missing = [k for k in own if k not in sd and not k.endswith('num_batches_tracked')]
-    unexpected = [k for k in sd if k not in own]
-    wrong = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
+    missing, unexpected, wrong = state_dict_mismatch(own, sd)
     if missing or unexpected or wrong:
         raise WeightsError(f"{path}: does not fit backbone {getattr(backbone, 'arch', '?')}: missing {missing[:5]}, "
                            f"unexpected {unexpected[:5]}, shape mismatch {wrong[:5]}")
@@ -269,9 +277,7 @@ def load_irn_cam_checkpoint(model:CamNet, # a CamNet with the official architect
         if ours in mapped and not torch.equal(mapped[ours], v):
             raise WeightsError(f"{path}: aliases of {ours} disagree ({k}); the file is not an IRN resnet50_cam state dict")
         mapped[ours] = v
-    missing = [k for k in own if k not in mapped and not k.endswith('num_batches_tracked')]
-    extra = [k for k in mapped if k not in own]
-    wrong = [f"{k} {tuple(mapped[k].shape)} vs ours {tuple(own[k].shape)}" for k in own if k in mapped and mapped[k].shape != own[k].shape]
+    missing, extra, wrong = state_dict_mismatch(own, mapped)
     if unknown or missing or extra or wrong:
         raise WeightsError(f"{path}: does not fit {type(model).__name__}({getattr(model.backbone, 'arch', '?')}, C={model.num_classes}): "
                            f"unknown keys {unknown[:5]}, missing {missing[:5]}, unexpected {extra[:5]}, shape mismatch {wrong[:5]}")
@@ -475,9 +481,7 @@ def load_resnet38d_weights(model:ResNet38d, # the backbone to fill
         sd = {k: v for k, v in sd.items() if not k.startswith(('fc8', 'dropout7'))}  # PSA/SC-CAM classifier heads
         what = 'PSA torch'
     own = model.state_dict()
-    missing = [k for k in own if k not in sd and not k.endswith('num_batches_tracked')]
-    unexpected = [k for k in sd if k not in own]
-    wrong = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
+    missing, unexpected, wrong = state_dict_mismatch(own, sd)
     if missing or unexpected or wrong:
         raise WeightsError(f"{path}: {what} weights do not fit ResNet-38d: missing {missing[:5]}, unexpected {unexpected[:5]}, "
                            f"shape mismatch {wrong[:5]}")

@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .core import ConfigError, DataError, WeightsError, atomic_path, pick_device, seed_everything
 from .data import IMAGENET_MEAN, IMAGENET_STD, read_label_png, write_label_png
-from .nets import BACKBONES, build_backbone
+from .nets import BACKBONES, build_backbone, state_dict_mismatch
 from .train import fit, make_loader
 from .cam import load_cam
 from .pseudo import has_background
@@ -438,8 +438,7 @@ def _read_state(path) -> dict:
 
 def _load_into(net, ours:dict, path, what:str):
     own = net.state_dict()
-    missing = [k for k in own if k not in ours and not k.endswith('num_batches_tracked')]
-    wrong = [f"{k} {tuple(ours[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in ours and ours[k].shape != own[k].shape]
+    missing, _, wrong = state_dict_mismatch(own, ours)
     if missing or wrong: raise WeightsError(f"{path}: not a {what}: missing {missing[:4]}, shape mismatch {wrong[:4]} (expected {' or '.join(OFFICIAL_FORMATS)})")
     net.load_state_dict({**own, **{k: v for k, v in ours.items() if k in own}})
     return net

@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .core import ConfigError, DataError, WeightsError, atomic_path, pick_device, seed_everything
 from .data import IMAGENET_MEAN, IMAGENET_STD
-from .nets import build_backbone, resolve_weights, load_imagenet_backbone
+from .nets import build_backbone, resolve_weights, load_imagenet_backbone, state_dict_mismatch
 from .train import fit, make_loader
 from .refine import LabelFolder
 from .seginfer import make_segmentation, eval_segmentation
@@ -186,8 +186,7 @@ def load_deeplab_pytorch_init(net:DeepLabV2, path) -> DeepLabV2:
     own = net.state_dict()
     skipped = [k for k in ours if k.startswith('aspp.') and k in own and ours[k].shape != own[k].shape]
     for k in skipped: ours.pop(k)
-    missing = [k for k in own if k not in ours and not k.startswith('aspp.') and not k.endswith('num_batches_tracked')]
-    wrong = [f"{k} {tuple(ours[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in ours and ours[k].shape != own[k].shape]
+    missing, _, wrong = state_dict_mismatch(own, ours, skip=('aspp.',))
     if missing or wrong or not ours: raise WeightsError(f"{p}: not a deeplab-pytorch DeepLab-v2 {getattr(net.backbone, 'arch', '')} checkpoint: missing {missing[:4]}, shape mismatch {wrong[:4]}")
     net.load_state_dict({**own, **{k: v for k, v in ours.items() if k in own}})
     return net

@@ -16,7 +16,7 @@ from ..core import ConfigError, DataError, WeightsError, pick_device, read_json,
 from ..data import IGNORE_INDEX, JointTransform, read_label_png, read_saliency, write_label_png
 from ..method import Method, MethodConfig, check_method, get_method, register_method, train_method
 from .cam import CamMethod  # step 0 trains the CAM baseline (imported here so it is registered)
-from ..nets import BACKBONES, build_backbone, multilabel_loss
+from ..nets import BACKBONES, build_backbone, multilabel_loss, state_dict_mismatch
 from ..seginfer import normalize_image
 
 # %% auto #0
@@ -482,9 +482,7 @@ class AuxSegNetMethod(Method):
         self.cfg = self.cfg.replace(head_channels=int(hc), dropout=self.cfg.dropout)
         model = self.build_model(num_classes, weights='random')
         own = model.state_dict()
-        missing = [k for k in own if k not in mapped and not k.endswith('num_batches_tracked')]
-        unexpected = [k for k in mapped if k not in own]
-        wrong = [f"{k} {tuple(mapped[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in mapped and mapped[k].shape != own[k].shape]
+        missing, unexpected, wrong = state_dict_mismatch(own, mapped)
         if missing or unexpected or wrong:
             raise WeightsError(f"{path}: does not fit AuxSegNet with backbone {self.cfg.backbone!r} (expected {self.official_checkpoint_formats[0]}): "
                                f"missing {missing[:4]}, unexpected {unexpected[:4]}, shape mismatch {wrong[:4]}")

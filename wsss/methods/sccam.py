@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from ..core import ConfigError, DataError, WeightsError, pick_device, write_json, read_json
 from ..method import Method, MethodConfig, RoundContext, register_method, check_method
-from ..nets import build_backbone, multilabel_loss, FixedBatchNorm, ResNet38d, _load_state
+from ..nets import build_backbone, multilabel_loss, FixedBatchNorm, ResNet38d, _load_state, state_dict_mismatch
 from ..cam import register_geometry, imagenet_normalize, pil_rescale, _cam_forward, multiscale_cam
 
 
@@ -357,9 +357,7 @@ def load_sccam_checkpoint(path, # SC-CAM `k10_R3_resnet_cls_ep50.pth` or PSA `re
         raise WeightsError(f"{path}: fc8_200 has {sd['sub_classifier.weight'].shape[0]} outputs, not a multiple of {num_classes} classes")
     model = SubCategoryNet(num_classes, _round_arch(sd, num_classes), 'resnet38d', 'random')
     own = model.state_dict()
-    missing = [k for k in own if k not in sd and not k.endswith('num_batches_tracked')]
-    unexpected = [k for k in sd if k not in own]
-    wrong = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
+    missing, unexpected, wrong = state_dict_mismatch(own, sd)
     if missing or unexpected or wrong:
         raise WeightsError(f"{path}: does not fit resnet38_cls.Net (ResNet-38d): missing {missing[:5]}, unexpected {unexpected[:5]}, "
                            f"shape mismatch {wrong[:5]}")

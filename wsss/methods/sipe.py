@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from ..core import ConfigError, WeightsError
 from ..method import Method, MethodConfig, register_method, check_method
-from ..nets import CamNet, multilabel_loss
+from ..nets import CamNet, multilabel_loss, state_dict_mismatch
 
 # %% auto #0
 __all__ = ['SEED_FEATURES', 'OFFICIAL_FORMAT', 'SipeConfig', 'SipeNet', 'general_cam', 'structure_iou', 'structure_iou_naive',
@@ -314,9 +314,7 @@ def load_official_sipe_checkpoint(model:SipeNet, # a SipeNet with the official a
         if ours in mapped and (mapped[ours].shape != v.shape or not torch.equal(mapped[ours], v)): conflict.append(k)
         mapped.setdefault(ours, v)
     own = model.state_dict()
-    missing = [k for k in own if k not in mapped and not k.endswith('num_batches_tracked')]
-    extra = [k for k in mapped if k not in own]
-    wrong = [f"{k} {tuple(mapped[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in mapped and mapped[k].shape != own[k].shape]
+    missing, extra, wrong = state_dict_mismatch(own, mapped)
     if unknown or missing or extra or wrong or conflict:
         raise WeightsError(f"{path}: not a SIPE checkpoint for C={model.num_classes} (expected {OFFICIAL_FORMAT}): unknown keys {unknown[:5]}, "
                            f"missing {missing[:5]}, unexpected {extra[:5]}, shape mismatch {wrong[:5]}, aliases that disagree {conflict[:5]}")
