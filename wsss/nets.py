@@ -385,16 +385,7 @@ class ResNet38d(nn.Module):
                freeze_bn_affine:bool=True, # PSA: every BN weight/bias frozen
               ):
         "Freeze groups 1..`frozen_stages` and (as PSA) every batch norm's affine parameters."
-        if not 0 <= frozen_stages <= 4: raise ConfigError(f"frozen_stages must be in 0..4 for resnet38d, got {frozen_stages}")
-        self.frozen_stages = frozen_stages
-        for i in range(1, frozen_stages + 1):
-            for m in self.stage_modules(i):
-                for p in m.parameters(): p.requires_grad_(False)
-        if freeze_bn_affine:
-            for m in self.modules():
-                if isinstance(m, FixedBatchNorm):
-                    for p in m.parameters(): p.requires_grad_(False)
-        return self
+        return _Stages.freeze(self, frozen_stages, freeze_bn_affine)  # the same rule, over ResNet-38d's groups (`stage_modules`)
 
 # %% ../nbs/05_nets.ipynb #bdc434a6
 RESNET38D_IMAGENET = 'ilsvrc-cls_rna-a1_cls1000_ep-0001.params'  # PSA's ImageNet file (from itijyou/ademxapp)
