@@ -61,10 +61,10 @@ class MethodConfig:
         'paper': {},
         # CPU profiles (our choice, not from a paper): a small randomly initialised backbone (no ImageNet file needed).
         # quick: OS8 because a 96 px image gives only a 6 x 6 map at OS16. Tuned (issue 8) for a classifier worth reading CAMs
-        # from within about 2 CPU minutes of training on 2 cores: AdamW + poly for 16 epochs (SGD lr 0.1 for 8 epochs reached only
-        # val mAP 0.72; AdamW 2e-3 for the same 8 epochs 0.82); see nbs/09_method.ipynb's profile notes for the measured curve
+        # from within about 2 CPU minutes of training on 2 cores: AdamW 4e-3 + poly for 24 epochs on the reflection-padded tiny
+        # backbone (SGD lr 0.1 for 8 epochs reached only val mAP 0.72); the measured curve is in this notebook's "quick profile"
         'quick': dict(backbone='tiny', weights='random', strides=(2, 2, 1, 1), frozen_stages=0, width=16, crop_size=96,
-                      resize_long=(80, 112), batch_size=16, epochs=16, optimizer='adamw', lr=0.004, new_lr_mult=1.0,
+                      resize_long=(80, 112), batch_size=16, epochs=24, optimizer='adamw', lr=0.004, new_lr_mult=1.0,
                       cam_scales=(1.0, 0.5, 1.5), cam_flip=True,
                       cam_batch_size=32, cam_geometry='aligned'),
         'smoke': dict(backbone='tiny', weights='random', frozen_stages=0, width=16, crop_size=64, resize_long=(56, 72),

@@ -100,11 +100,21 @@ def _group_norm(channels:int) -> nn.GroupNorm:
     "GroupNorm with up to 8 groups: the largest count dividing `channels` (any `width` works, 16 and 32 keep 8 groups)."
     return nn.GroupNorm(math.gcd(8, channels), channels)
 
+class _Conv3x3(nn.Conv2d):
+    """3x3 conv, `padding_mode` padded; the padding is read at call time (DeepLab's dilation surgery changes it), and a map
+    too small to reflect (reflection needs more rows and columns than the padding) is padded by replication instead."""
+    def __init__(self, cin, cout, stride=1, padding_mode='reflect'): super().__init__(cin, cout, 3, stride, 1, bias=False, padding_mode=padding_mode)
+    def forward(self, x):
+        if self.padding_mode == 'zeros': return super().forward(x)
+        ph, pw = self.padding
+        mode = self.padding_mode if (self.padding_mode != 'reflect' or min(x.shape[-2:]) > max(ph, pw)) else 'replicate'
+        return F.conv2d(F.pad(x, (pw, pw, ph, ph), mode=mode), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
 class _TinyBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
+    def __init__(self, cin, cout, stride, padding_mode='reflect'):
         super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False); self.bn1 = _group_norm(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False); self.bn2 = _group_norm(cout)
+        self.conv1 = _Conv3x3(cin, cout, stride, padding_mode); self.bn1 = _group_norm(cout)
+        self.conv2 = _Conv3x3(cout, cout, 1, padding_mode); self.bn2 = _group_norm(cout)
         self.downsample = None if (cin == cout and stride == 1) else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), _group_norm(cout))
     def forward(self, x):
         y = F.relu(self.bn1(self.conv1(x)))
@@ -112,17 +122,21 @@ class _TinyBlock(nn.Module):
         return F.relu(y + (x if self.downsample is None else self.downsample(x)))
 
 class TinyBackbone(_Stages):
-    "A 4-stage residual CNN with GroupNorm for CPU profiles; same stage layout and strides as the ResNets."
+    """A 4-stage residual CNN with GroupNorm for CPU profiles; same stage layout and strides as the ResNets.
+    Reflection padding by default: trained from scratch on small images, a zero-padded net reads the image frame and its
+    CAMs pile up along the border (issue 8: CAM mIoU 16.5 with zero padding vs 25.8 with reflection, same quick profile)."""
     def __init__(self, strides=(2, 2, 2, 1), # strides of conv1, layer2, layer3, layer4 (layer1 halves like ResNet's max-pool)
                  width:int=32, # channels of stage 1; stages 2..4 have 2x, 4x, 8x
+                 padding_mode:str='reflect', # of every 3x3 conv: 'reflect' (default, see above) or 'zeros' (the ResNets' choice)
                 ):
         super().__init__()
         s1, s2, s3, s4 = strides
         w = (width, 2 * width, 4 * width, 8 * width)
-        self.conv1 = nn.Conv2d(3, width // 2, 3, s1, 1, bias=False); self.bn1 = _group_norm(width // 2)
+        self.conv1 = _Conv3x3(3, width // 2, s1, padding_mode); self.bn1 = _group_norm(width // 2)
         self.relu, self.maxpool = nn.ReLU(inplace=True), nn.Identity()
-        self.layer1 = _TinyBlock(width // 2, w[0], 2)
-        self.layer2, self.layer3, self.layer4 = _TinyBlock(w[0], w[1], s2), _TinyBlock(w[1], w[2], s3), _TinyBlock(w[2], w[3], s4)
+        self.layer1 = _TinyBlock(width // 2, w[0], 2, padding_mode)
+        self.layer2, self.layer3, self.layer4 = (_TinyBlock(w[0], w[1], s2, padding_mode), _TinyBlock(w[1], w[2], s3, padding_mode),
+                                                 _TinyBlock(w[2], w[3], s4, padding_mode))
         self.arch, self.strides, self.stage_channels, self.out_channels = 'tiny', tuple(strides), w, w[3]
     def stage_modules(self, i): return [self.conv1, self.bn1, self.layer1] if i == 1 else [getattr(self, f'layer{i}')]
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from .core import ConfigError, DataError, WeightsError, atomic_path, pick_device, seed_everything
 from .data import IMAGENET_MEAN, IMAGENET_STD, read_label_png, write_label_png
 from .nets import BACKBONES, build_backbone, state_dict_mismatch
-from .train import fit, make_loader
+from .train import OPTIMIZERS, fit, make_loader
 from .cam import load_cam
 from .pseudo import has_background
 
@@ -289,6 +289,7 @@ class RefineConfig:
     lr: float = 0.1 # base learning rate (backbone)
     new_lr_mult: float = 1.0 # lr multiplier of the new layers (IRN boundary branch 1x; PSA 10x)
     weight_decay: float = 1e-4 # SGD weight decay
+    optimizer: str = 'sgd' # 'sgd' (IRN, PSA) or 'adamw' (CPU profiles: from scratch in few epochs)
     momentum: float = 0.9 # SGD momentum
     official_momentum_bug: bool = False # momentum = weight_decay, as the official PolyOptimizer
     train_radius: int = 10 # pair radius of the training loss
@@ -319,6 +320,7 @@ class RefineConfig:
         for name in ('strides', 'resize_long'):
             if isinstance(getattr(self, name), list): setattr(self, name, tuple(getattr(self, name)))
         if self.kind not in KINDS: raise ConfigError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.optimizer not in OPTIMIZERS: raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.backbone not in BACKBONES: raise ConfigError(f"backbone {self.backbone!r} is not in wsss.nets.BACKBONES {BACKBONES}")
         for name in ('crop_size', 'batch_size', 'epochs', 'train_radius', 'radius'):
             v = getattr(self, name)
@@ -418,7 +420,7 @@ def train_relation_net(dataset, # training items (image, label); `.ids`
     groups = [dict(params=net.backbone_parameters(), lr_mult=1.0), dict(params=net.new_parameters(), lr_mult=cfg.new_lr_mult)]
     res = fit(net, loader, loss_fn, [g for g in groups if g['params']], epochs=cfg.epochs, out_dir=out_dir, lr=cfg.lr,
               momentum=cfg.momentum, weight_decay=cfg.weight_decay, official_momentum_bug=cfg.official_momentum_bug,
-              device=device, seed=seed, resume=resume, progress=progress, desc=f'relation[{cfg.kind}]')
+              optimizer=cfg.optimizer, device=device, seed=seed, resume=resume, progress=progress, desc=f'relation[{cfg.kind}]')
     state = dict(format='wsss.refine/1', config=cfg.to_dict(), final=res['final'], backbone_init=init,
                  state_dict={k: v.detach().cpu() for k, v in net.state_dict().items()})
     with atomic_path(path) as tmp: torch.save(state, tmp)

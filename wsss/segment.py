@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from .core import ConfigError, DataError, WeightsError, atomic_path, pick_device, seed_everything
 from .data import IMAGENET_MEAN, IMAGENET_STD
 from .nets import build_backbone, resolve_weights, load_imagenet_backbone, state_dict_mismatch
-from .train import fit, make_loader
+from .train import OPTIMIZERS, fit, make_loader
 from .refine import LabelFolder
 from .seginfer import make_segmentation, eval_segmentation
 
@@ -49,6 +49,7 @@ class SegConfig:
     epochs: int = 1 # passes over the labels when iterations == 0
     lr: float = 2.5e-4 # base learning rate (backbone)
     head_lr_mult: float = 10.0 # lr multiplier of the ASPP head
+    optimizer: str = 'sgd' # 'sgd' (DeepLab) or 'adamw' (CPU profiles: from scratch in few epochs)
     momentum: float = 0.9 # SGD momentum
     weight_decay: float = 5e-4 # SGD weight decay
     poly_power: float = 0.9 # poly schedule power
@@ -56,7 +57,8 @@ class SegConfig:
     test_flip: bool = True # add horizontal flips at inference
     CPU_PROFILES: ClassVar[dict] = {
         'quick': dict(backbone='tiny', weights='random', width=16, aspp_rates=(1, 2, 3, 4), crop_size=96, resize_long=(80, 112),
-                      batch_size=16, iterations=0, epochs=3, lr=0.05, head_lr_mult=1.0, weight_decay=1e-4, test_scales=(1.0,)),
+                      batch_size=16, iterations=0, epochs=12, optimizer='adamw', lr=0.004, head_lr_mult=1.0, weight_decay=1e-4,
+                      test_scales=(1.0,)),
         'smoke': dict(backbone='tiny', weights='random', width=8, aspp_rates=(1, 2), crop_size=64, resize_long=(56, 72),
                       batch_size=4, iterations=0, epochs=1, lr=0.05, head_lr_mult=1.0, weight_decay=1e-4, test_scales=(1.0,), test_flip=False),
     }
@@ -65,6 +67,7 @@ class SegConfig:
         for name in ('aspp_rates', 'resize_long', 'test_scales'):
             if isinstance(getattr(self, name), list): setattr(self, name, tuple(getattr(self, name)))
         if self.arch not in ARCHS: raise ConfigError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.optimizer not in OPTIMIZERS: raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.arch == 'deeplabv3' and self.backbone not in ('resnet50', 'resnet101'): raise ConfigError(f"deeplabv3 needs backbone resnet50 or resnet101, got {self.backbone!r}")
         for name in ('crop_size', 'batch_size', 'epochs'):
             v = getattr(self, name)
@@ -227,7 +230,7 @@ def train_segmentation(dataset, # training items (image, ...); `.ids`, `.num_cla
         return dict(loss=F.cross_entropy(logits.float(), batch['mask'].long(), ignore_index=255))
     groups = [dict(params=net.backbone_parameters(), lr_mult=1.0), dict(params=net.new_parameters(), lr_mult=cfg.head_lr_mult)]
     res = fit(net, loader, loss_fn, [g for g in groups if g['params']], epochs=cfg.epochs_for(len(data)), out_dir=out_dir, lr=cfg.lr,
-              poly_power=cfg.poly_power, momentum=cfg.momentum, weight_decay=cfg.weight_decay, device=device, seed=seed,
+              poly_power=cfg.poly_power, momentum=cfg.momentum, weight_decay=cfg.weight_decay, optimizer=cfg.optimizer, device=device, seed=seed,
               resume=resume, progress=progress, desc=f'seg[{cfg.arch}]', on_epoch_end=on_epoch_end)
     state = dict(format='wsss.segment/1', config=cfg.to_dict(), num_classes=K, class_names=names, final=res['final'],
                  labels=None if label_dir is None else str(label_dir), state_dict={k: v.detach().cpu() for k, v in net.state_dict().items()})

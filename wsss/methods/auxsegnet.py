@@ -391,7 +391,10 @@ class AuxSegNetMethod(Method):
         cam_cls = CamMethod
         cam_cfg = cam_cls.Config.for_profile(c.init_cam_profile, backbone=c.backbone, weights=c.weights, strides=c.strides, width=c.width,
                                              frozen_stages=min(c.frozen_stages, 4))
-        res = train_method(cam_cls(cam_cfg), ctx.dataset, ctx.out_dir/'init_cam', cam_cfg, device=ctx.device, seed=ctx.seed, progress=False)
+        init_dir = ctx.out_dir/'init_cam'
+        if not (init_dir/'model.pt').exists() and _adopt_reproduced_cam(ctx, init_dir):
+            print(f"step-0 classifier: the `cam` run of this reproduction ({init_dir.parent.parent.parent/'cam'}) trained it; reused when its settings match")
+        res = train_method(cam_cls(cam_cfg), ctx.dataset, init_dir, cam_cfg, device=ctx.device, seed=ctx.seed, progress=False)
         return cam_cls(cam_cfg), res['model']
 
     def _psa_classifier(self, path:Path, num_classes:int):
@@ -488,6 +491,22 @@ class AuxSegNetMethod(Method):
                                f"missing {missing[:4]}, unexpected {unexpected[:4]}, shape mismatch {wrong[:4]}")
         model.load_state_dict({**own, **{k: v for k, v in mapped.items() if k in own}})
         return model.eval()
+
+def _adopt_reproduced_cam(ctx, init_dir:Path) -> bool:
+    """Under `wsss reproduce` the `cam` run next to this one (`<out>/<dataset>/<profile>/cam`) has already trained the step-0
+    classifier on the same data with the same seed: copy its model.pt into `init_dir`. `train_method` then checks the method,
+    class names and every training setting, and retrains over the copy when any differs."""
+    import shutil
+    sibling = Path(ctx.out_dir).resolve().parent.parent/'cam'
+    run = read_json(sibling/'run.json') or {}
+    params, src = run.get('params') or {}, sibling/'train'/'model.pt'
+    root = getattr(ctx.dataset, 'root', None)
+    if not src.is_file() or run.get('seed') != ctx.seed or root is None or not params.get('data_root'): return False
+    if Path(params['data_root']).resolve() != Path(root).resolve(): return False
+    init_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, init_dir/'model.pt')
+    return True
+
 
 # %% ../../nbs/methods/auxsegnet.ipynb #250dd959
 from ..cam import register_geometry
