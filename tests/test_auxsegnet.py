@@ -186,3 +186,19 @@ def test_init_cam_from_a_wrong_psa_file_names_it(tmp_path):
     with pytest.raises(WeightsError, match='missing.pth'): m._psa_classifier(tmp_path / 'missing.pth', 20)
     bad = tmp_path / 'res38_cls.pth'; torch.save({'fc8.weight': torch.zeros(3, 4096, 1, 1)}, bad)
     with pytest.raises(WeightsError, match='res38_cls.pth'): m._psa_classifier(bad, 20)
+
+def test_step0_classifier_adopted_from_the_reproductions_cam_run(tmp_path):
+    "Under `wsss reproduce`, AuxSegNet's step-0 classifier is the `cam` run's model.pt when data and seed match, else trained."
+    from types import SimpleNamespace
+    from wsss.core import write_json
+    from wsss.methods.auxsegnet import _adopt_reproduced_cam
+    runs, data = tmp_path/'runs'/'synthetic'/'quick', tmp_path/'data'
+    data.mkdir(parents=True)
+    (runs/'cam'/'train').mkdir(parents=True); (runs/'cam'/'train'/'model.pt').write_bytes(b'cam weights')
+    write_json(runs/'cam'/'run.json', dict(params=dict(data_root=str(data)), seed=0))
+    ctx = lambda seed, root: SimpleNamespace(out_dir=runs/'auxsegnet'/'train', seed=seed, dataset=SimpleNamespace(root=root))
+    for seed, root in ((1, data), (0, tmp_path)):  # another seed or another dataset: nothing copied
+        init = tmp_path/f'init_{seed}'
+        assert not _adopt_reproduced_cam(ctx(seed, root), init) and not init.exists()
+    init = runs/'auxsegnet'/'train'/'init_cam'
+    assert _adopt_reproduced_cam(ctx(0, data), init) and (init/'model.pt').read_bytes() == b'cam weights'

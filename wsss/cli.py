@@ -150,7 +150,7 @@ def add_reproduce_parser(sub):
     r = sub.add_parser('reproduce', help='run the pipeline notebooks and regenerate results, figures and tables',
                        description='Run train_cam -> make_cam -> eval_cam -> make_pseudo for each method with papermill, '
                                    'then the report (figures and the results table). Finished stages are skipped.')
-    r.add_argument('--methods', default='cam', help='comma-separated method keys (default cam)')
+    r.add_argument('--methods', default='all', help='comma-separated method keys, or all (default: every registered method, cam first)')
     r.add_argument('--dataset', default='synthetic', choices=DATASETS, help='dataset (default synthetic, generated on the fly)')
     r.add_argument('--data-root', help='dataset folder (required for voc and coco)')
     r.add_argument('--profile', default='quick', choices=PROFILES, help='smoke (seconds), quick (minutes on a CPU, default) or paper (GPU)')

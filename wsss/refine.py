@@ -20,11 +20,11 @@ from .cam import load_cam
 from .pseudo import has_background
 
 # %% auto #0
-__all__ = ['KINDS', 'OFFICIAL_FORMATS', 'PSA_STRIDE', 'search_offsets', 'path_pixels', 'path_affinity', 'feature_affinity',
-           'psa_border_mask', 'transition_matrix', 'random_walk', 'BoundaryNet', 'AffinityNet', 'affinity_labels',
-           'relation_loss', 'predict_affinity', 'RefineConfig', 'refinement_kind', 'LabelFolder', 'build_relation_net',
-           'train_relation_net', 'load_irn_relation_checkpoint', 'load_psa_affinity_checkpoint', 'load_relation_net',
-           'relation_maps', 'refine_cam', 'make_sem_seg_labels']
+__all__ = ['KINDS', 'OFFICIAL_FORMATS', 'PSA_STRIDE', 'WALK_CHUNK', 'search_offsets', 'path_pixels', 'path_affinity',
+           'feature_affinity', 'psa_border_mask', 'transition_matrix', 'random_walk', 'BoundaryNet', 'AffinityNet',
+           'affinity_labels', 'relation_loss', 'predict_affinity', 'RefineConfig', 'refinement_kind', 'LabelFolder',
+           'build_relation_net', 'train_relation_net', 'load_irn_relation_checkpoint', 'load_psa_affinity_checkpoint',
+           'load_relation_net', 'relation_maps', 'refine_cam', 'make_sem_seg_labels']
 
 # %% ../nbs/12_refine.ipynb #4ddcbdbc
 def search_offsets(radius:int=5, # neighbours lie strictly closer than `radius` (IRN/PSA: 5 at inference)
@@ -506,7 +506,7 @@ def relation_maps(net, # BoundaryNet ('irn') or AffinityNet ('psa'), eval mode
     return list(net(F.pad(x, (0, -W % PSA_STRIDE, 0, -H % PSA_STRIDE))).float().cpu())
 
 @torch.no_grad()
-def refine_cam(net, # BoundaryNet ('irn') or AffinityNet ('psa'), eval mode
+def refine_cam(net, # BoundaryNet ('irn') or AffinityNet ('psa'), eval mode; or its kind ('irn'/'psa') when `maps` is given
                image, # uint8 H x W x 3
                cam, # K x H x W maps in [0, 1] (CAM file)
                keys, # int64[K] class ids (key 0 first = own background channel)
@@ -520,8 +520,11 @@ def refine_cam(net, # BoundaryNet ('irn') or AffinityNet ('psa'), eval mode
     if cam.ndim != 3 or tuple(cam.shape[1:]) != (H, W) or cam.shape[0] != len(keys): raise DataError(f"cam must be K x {H} x {W} with K = len(keys), got {tuple(cam.shape)}")
     if not len(keys) or (len(keys) == 1 and keys[0] == 0): return np.zeros((H, W), np.uint8)
     own_bg = has_background(keys)
-    if maps is None: maps = relation_maps(net, [np.asarray(image)], device)[0]
-    if net.kind == 'irn':
+    kind = net if isinstance(net, str) else net.kind
+    if maps is None:
+        if isinstance(net, str): raise ConfigError("refine_cam: pass the relation net (not only its kind) when maps is None")
+        maps = relation_maps(net, [np.asarray(image)], device)[0]
+    if kind == 'irn':
         B = maps
         h, w = B.shape
         x = F.interpolate(cam[None], size=(h, w), mode='bilinear', align_corners=False)[0]
@@ -544,13 +547,24 @@ def refine_cam(net, # BoundaryNet ('irn') or AffinityNet ('psa'), eval mode
     up = F.interpolate(rw[None], size=(H + ph, W + pw), mode='bilinear', align_corners=False)[0][:, :H, :W]
     return ks[up.argmax(0).numpy()].astype(np.uint8)
 
+WALK_CHUNK = 64  # images whose relation maps wait for one pool round of walks (PSA feature maps are ~5 MB each at 500x375)
+
+def _walk_label(kind, image, cam, keys, maps, cfg):
+    "One image's random-walk label map from its precomputed relation maps: a pool task, on one thread."
+    torch.set_num_threads(1)  # as many walks as cores: more threads per walk would oversubscribe them
+    return refine_cam(kind, image, cam, keys, cfg, 'cpu', maps=maps)
+
 def make_sem_seg_labels(cam_dir, # folder of `<id>.npz` CAM files
                         dataset, # items (id, image); `.ids`, `.num_classes`
                         net, # a relation net (train_relation_net / load_relation_net)
                         out_dir, # receives `<id>.png`
                         cfg:RefineConfig, # walk settings
-                        *, device='auto', batch_size:int=16, overwrite:bool=False, progress:bool=True) -> dict:
-    "IRN's make_sem_seg_labels stage: random-walk labels for every id of `dataset`; resumes (existing PNGs are kept)."
+                        *, device='auto', batch_size:int=16, overwrite:bool=False, progress:bool=True,
+                        workers:int|None=None, # CPU walk processes (None: every core; 0/1: in this process); CUDA walks on the GPU
+                       ) -> dict:
+    """IRN's make_sem_seg_labels stage: random-walk labels for every id of `dataset`; resumes (existing PNGs are kept).
+    The relation net runs in batches in this process; on CPU the walks of up to `WALK_CHUNK` images at a time are spread
+    over `workers` processes (`wsss.crf.crf_map`), each walk on one thread."""
     from tqdm.auto import tqdm
     cam_dir, out_dir = Path(cam_dir), Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     dev = pick_device(device); net = net.to(dev).eval()
@@ -561,6 +575,16 @@ def make_sem_seg_labels(cam_dir, # folder of `<id>.npz` CAM files
     todo = [k for k, i in enumerate(ids) if overwrite or not (out_dir/f'{i}.png').is_file()]
     t0 = time.perf_counter()
     bar = tqdm(total=len(todo), desc=f'sem_seg[{cfg.kind}]', disable=not progress)
+    pool = dev.type == 'cpu' and (workers is None or workers > 1)
+    jobs = []  # (id, image, cam, keys, relation maps) waiting for their walk
+    def flush():
+        args = [(net.kind, im, c, k, m) for _, im, c, k, m in jobs]
+        from wsss.crf import crf_map
+        from wsss.refine import _walk_label  # the module's copy: pool workers must be able to import the task
+        labels = (crf_map(_walk_label, args, workers=workers, cfg=cfg) if pool else
+                  [refine_cam(net, im, c, k, cfg, dev, maps=m) for _, im, c, k, m in jobs])
+        for (i, *_), lab in zip(jobs, labels): write_label_png(out_dir/f"{i}.png", lab); bar.update(1)
+        jobs.clear()
     for b in range(0, len(todo), batch_size):
         items = [dataset[k] for k in todo[b:b + batch_size]]
         cams = []
@@ -575,9 +599,9 @@ def make_sem_seg_labels(cam_dir, # folder of `<id>.npz` CAM files
         for shape in {np.asarray(it['image']).shape for it in items}:  # the net sees same-size images together
             idx = [j for j, it in enumerate(items) if np.asarray(it['image']).shape == shape]
             maps.update(zip(idx, relation_maps(net, [np.asarray(items[j]['image']) for j in idx], dev)))
-        for j, (item, (keys, cam)) in enumerate(zip(items, cams)):
-            write_label_png(out_dir/f"{item['id']}.png", refine_cam(net, item['image'], cam, keys, cfg, dev, maps=maps[j]))
-            bar.update(1)
+        jobs += [(item['id'], np.asarray(item['image']), cam, keys, maps[j]) for j, (item, (keys, cam)) in enumerate(zip(items, cams))]
+        if len(jobs) >= WALK_CHUNK or not pool: flush()
+    if jobs: flush()
     bar.close()
     secs = time.perf_counter() - t0
     return dict(out_dir=str(out_dir), n_images=len(ids), n_written=len(todo), n_skipped=len(ids) - len(todo), seconds=round(secs, 3),

@@ -359,7 +359,10 @@ def _method_registry():
     return tuple(available_methods())
 
 def parse_methods(methods) -> list[str]:
-    "Method keys from a comma-separated string or a list, checked against the registry."
+    "Method keys from a comma-separated string or a list, checked against the registry; 'all': `cam` first, then the other registered methods."
+    if isinstance(methods, str) and methods.strip() == 'all':  # cam first: the baseline, and AuxSegNet's step-0 classifier reuses its run
+        known = _method_registry()
+        return (['cam'] if 'cam' in known else []) + [m for m in known if m != 'cam']
     parts = [m.strip() for m in (methods.split(',') if isinstance(methods, str) else methods)]
     if not any(parts): raise ConfigError("--methods: no method given")
     if not all(parts): raise ConfigError(f"--methods: empty method name in {methods if isinstance(methods, str) else ','.join(methods)!r} (a stray comma?)")
@@ -432,7 +435,7 @@ def check_results(results:dict) -> dict:
     return results
 
 # %% ../nbs/10_repro.ipynb #2dd876be
-def reproduce(methods='cam', # method keys (comma-separated or a list) from the registry
+def reproduce(methods='all', # method keys (comma-separated or a list) from the registry, or 'all'
               dataset:str='synthetic', # 'synthetic', 'voc' or 'coco'
               data_root=None, # dataset folder (required for voc/coco; synthetic: generated under `out/data`)
               profile:str='quick', # 'smoke' (seconds), 'quick' (minutes on a CPU) or 'paper' (the papers' settings, GPU)
@@ -752,7 +755,8 @@ def qualitative_figure(runs_dir, # `<out>/<dataset>/<profile>`
                        n:int=4, # images (rows)
                        pseudo_kind:str='crf', # which pseudo labels to show
                       ):
-    "Grid of image | ground truth | per method: CAM overlay, pseudo label, for the first `n` ids with every file present."
+    """Columns image | ground truth | CAM overlay | pseudo label | random walk | segmentation (the last two when those stages
+    ran); one row per method for each of the first `n` ids with every file present (image and ground truth on the first)."""
     from wsss.viz import image_grid, overlay_cam, colorize_labels
     from wsss.data import read_label_png
     import numpy as np
@@ -760,19 +764,21 @@ def qualitative_figure(runs_dir, # `<out>/<dataset>/<profile>`
     idx = [k for k, i in enumerate(data.ids) if all((runs_dir/m/'cams'/f'{i}.npz').exists() and (runs_dir/m/'pseudo'/pseudo_kind/f'{i}.png').exists()
                                                   for m in methods)][:n]
     if not idx: raise DataError(f"{runs_dir}: no image has CAMs and {pseudo_kind} pseudo labels for {', '.join(methods)}")
-    extra = {m: [(t, d) for t, d in (('random walk', runs_dir/m/'refine'/'labels'), ('segmentation', runs_dir/m/'segment'/'preview'))
-                 if all((d/f'{data.ids[k]}.png').exists() for k in idx)] for m in methods}  # later stages, when they ran
-    rows, titles = [], ['image', 'ground truth'] + [t for m in methods for t in (f'{m}: CAM', f'{m}: {pseudo_kind} label', *(f'{m}: {e}' for e, _ in extra[m]))]
+    later = [(t, sub) for t, sub in (('random walk', ('refine', 'labels')), ('segmentation', ('segment', 'preview')))
+             if any(all((runs_dir/m/Path(*sub)/f'{data.ids[k]}.png').exists() for k in idx) for m in methods)]  # later stages, when they ran
+    titles = ['image', 'ground truth', 'CAM', f'{pseudo_kind} pseudo label', *(t for t, _ in later)]
+    rows, row_titles = [], []
     for k in idx:
         item = data.dataset[k]; i, img = item['id'], item['image']
-        row = [img, colorize_labels(item['mask']) if item.get('mask') is not None else None]
-        for m in methods:
+        for j, m in enumerate(methods):
             with np.load(runs_dir/m/'cams'/f'{i}.npz', allow_pickle=False) as z: cam, keys = z['cam'].astype(np.float32), z['keys']
             fg = cam[keys > 0] if (keys > 0).any() else cam
+            gt = colorize_labels(item['mask']) if item.get('mask') is not None else None
+            row = [img, gt] if j == 0 else [None, None]
             row += [overlay_cam(img, fg.max(0)), colorize_labels(read_label_png(runs_dir/m/'pseudo'/pseudo_kind/f'{i}.png'))]
-            row += [colorize_labels(read_label_png(d/f'{i}.png')) for _, d in extra[m]]
-        rows.append(row)
-    return image_grid(rows, titles)
+            row += [colorize_labels(read_label_png(f)) if (f := runs_dir/m/Path(*sub)/f'{i}.png').exists() else None for _, sub in later]
+            rows.append(row); row_titles.append(m if j else f'{i}\n{m}')
+    return image_grid(rows, titles, row_titles)
 
 # %% ../nbs/10_repro.ipynb #c4d94a07
 # numbers the papers report on VOC 2012 (train for CAM / pseudo labels, val for segmentation), shown beside ours in the
@@ -823,10 +829,11 @@ def results_seeds_table(runs:list, # results.json contents, one per seed
         if not len(v): return '–'
         return f"{100*v.mean():.1f} ± {100*v.std(ddof=1):.1f}" if len(v) > 1 else f"{100*v[0]:.1f}"
     methods = list(dict.fromkeys(m for r in runs for m in r['methods']))
-    lines = ['| method | ' + ' | '.join(n for _, n in TABLE_COLUMNS) + ' |', '|---|' + '---:|' * len(TABLE_COLUMNS)]
-    for m in methods: lines.append(f"| `{m}` | " + ' | '.join(cell([r['methods'].get(m, {}).get(k) for r in runs]) for k, _ in TABLE_COLUMNS) + ' |')
+    cols = (('cls_map', 'cls mAP (val)'),) + TABLE_COLUMNS  # the classifier varies with the seed too (issue 8)
+    lines = ['| method | ' + ' | '.join(n for _, n in cols) + ' |', '|---|' + '---:|' * len(cols)]
+    for m in methods: lines.append(f"| `{m}` | " + ' | '.join(cell([r['methods'].get(m, {}).get(k) for r in runs]) for k, _ in cols) + ' |')
     if any(r.get('oracle') for r in runs):
-        lines.append('| oracle (ground truth) |  |  |  |  | ' + ' | '.join(cell([(r.get('oracle') or {}).get(k) for r in runs]) for k in ('seg_miou', 'seg_crf_miou')) + ' |')
+        lines.append('| oracle (ground truth) |' + '  |' * (len(cols) - 2) + ' ' + ' | '.join(cell([(r.get('oracle') or {}).get(k) for r in runs]) for k in ('seg_miou', 'seg_crf_miou')) + ' |')
     r0 = runs[0]
     return (f"mIoU (%) on `{r0['dataset']}`, profile `{r0['profile']}`: mean ± standard deviation over seeds {', '.join(map(str, seeds))} "
             f"(`wsss reproduce --seeds`).\n\n" + '\n'.join(lines) + '\n')

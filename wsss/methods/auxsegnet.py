@@ -564,7 +564,9 @@ def pgt_steps_figure(train_dir, # the train stage folder (round<r>/pgt/{seg,sal}
         row = [(it['image'], 'image'), (colorize_labels(it['mask']) if it.get('mask') is not None else None, 'ground truth')]
         for r in rounds:
             sp = train_dir/f'round{r}'/'pgt'/'sal'/f'{id_}.png'
-            sal = read_saliency(sp) if sp.is_file() else (np.asarray(it['saliency']) if 'saliency' in it else None)  # step 0: the original map
+            orig = Path(getattr(dataset, 'root', '') or '.')/'Saliency'/f'{id_}.png'  # a dataset opened without saliency: its folder
+            sal = (read_saliency(sp) if sp.is_file() else np.asarray(it['saliency']) if 'saliency' in it
+                   else read_saliency(orig) if orig.is_file() else None)  # step 0: the original map
             row.append((sal, f'step {r}: saliency'))
             row.append((colorize_labels(read_label_png(train_dir/f'round{r}'/'pgt'/'seg'/f'{id_}.png')), f'step {r}: seg label'))
         for c, (a, t) in enumerate(row):
