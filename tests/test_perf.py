@@ -44,13 +44,21 @@ def test_coco_layouts(coco_mini, tmp_path):
 
 def test_reproduce_coco_smoke_end_to_end(coco_mini, tmp_path):
     p = subprocess.run([sys.executable, '-c', 'from wsss.cli import main; raise SystemExit(main())', 'reproduce', '--dataset', 'coco',
-                        '--data-root', str(coco_mini), '--profile', 'smoke', '--out', str(tmp_path / 'runs'),
+                        '--data-root', str(coco_mini), '--profile', 'smoke', '--methods', 'cam', '--out', str(tmp_path / 'runs'),
                         '--figures', str(tmp_path / 'fig'), '--quiet'], capture_output=True, text=True, env=_env(), cwd=tmp_path)
     assert p.returncode == 0, (p.stdout + p.stderr)[-3000:]
     r = json.loads((tmp_path / 'runs' / 'coco' / 'smoke' / 'results.json').read_text())
     assert 0 <= r['methods']['cam']['cam_miou'] <= 1 and 0 <= r['methods']['cam']['pseudo_crf_miou'] <= 1
     assert len(list((tmp_path / 'runs' / 'coco' / 'smoke' / 'cam' / 'cams').glob('*.npz'))) == 4
 
+
+def test_all_methods_on_coco_skip_the_ones_that_need_saliency(coco_mini, tmp_path):
+    "`--methods all` (the default) on COCO runs every method but those needing saliency maps, and says which it skipped."
+    logs = []
+    reproduce(methods='all', dataset='coco', data_root=coco_mini, profile='smoke', out=tmp_path / 'runs', figures=tmp_path / 'fig',
+              stages='report', log=logs.append, stream=None)  # only the (empty) report: the method list is what is checked
+    skipped = [l for l in logs if 'skipping' in l]
+    assert len(skipped) == 1 and 'auxsegnet' in skipped[0] and 'protomtn' in skipped[0] and 'sipe' not in skipped[0], logs
 
 def test_reproduce_nproc_2_runs_the_work_under_torchrun(tmp_path):
     logs = []

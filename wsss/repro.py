@@ -467,9 +467,14 @@ def reproduce(methods='all', # method keys (comma-separated or a list) from the 
         data_root = coco_view(out, data_root, ann_file=ann_file, image_dir=image_dir)
     given = dataset != 'synthetic' or bool(data_root)
     if given: root = resolve_data_root(dataset, data_root, profile, seed, out)  # path checks only: fail before the slow imports
+    every = isinstance(methods, str) and methods.strip() == 'all'
     methods = parse_methods(methods)  # imports every registered method (torch)
     if not given: root = resolve_data_root(dataset, data_root, profile, seed, out, log=log)  # generates the synthetic benchmark
     from wsss.method import get_method
+    if every and dataset == 'coco':  # 'all' means every method this dataset can feed: COCO folders have no saliency maps
+        skip = [m for m in methods if 'saliency' in get_method(m).needs]
+        if skip: log(f"[wsss] --methods all on COCO: skipping {', '.join(skip)} (they need saliency maps, which COCO folders do not have)")
+        methods = [m for m in methods if m not in skip]
     specs = {m: get_method(m) for m in methods}
     for line in random_init_warnings(dataset, profile, {m: s.Config.for_profile(profile).weights for m, s in specs.items()}): log(line)
     if any(s in stages for s in METHOD_STAGES):  # bad files fail here, in seconds, not minutes into training
