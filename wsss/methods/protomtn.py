@@ -36,7 +36,9 @@ class ProtoMTNConfig(AuxSegNetConfig):
     RCA 0.99), `memory_size` 500 per class and k-means (RCA's queue length), `rectify_thres` 0.9 and `cam_fuse` 0.5
     (reference 1.5), seed thresholds 0.5 / 0.2 (0.2 = AuxSegNet's own CAM threshold). `rectify_from_round` 1: round 0 is
     the prototype warm-up (reference 1.5 schedule). `quick`/`smoke`: smaller embeddings, memory and k-means period for
-    the CPU (not from any paper). The defaults of the switches are UNMEASURED choices unless the ablation says otherwise."""
+    the CPU (not from any paper). Measured at the quick size (the notebook's ablation, figures/protomtn_ablation_synthetic_quick.md):
+    `rectify=False` is the best arm (CAM mIoU 0.379 vs 0.273 with rectification, AuxSegNet 0.322); the default keeps the
+    rectification, the abstract's central claim, until it is fixed or the default is switched."""
     proj_dim: int = 128 # projection-head output (PPC: 128)
     proto_update: str = 'ema' # 'ema' | 'learnable' | 'kmeans' (bounded memory bank)
     protos_per_class: int = 1 # K prototypes per class (background included)
