@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['WsssError', 'DataError', 'ConfigError', 'WeightsError', 'seed_everything', 'pick_device', 'amp_dtype', 'atomic_path',
-           'visible_files', 'write_text', 'write_json', 'json_ready', 'read_json', 'save_npz', 'package_versions',
-           'git_commit', 'provenance']
+__all__ = ['WsssError', 'DataError', 'ConfigError', 'WeightsError', 'Settings', 'seed_everything', 'pick_device', 'amp_dtype',
+           'atomic_path', 'visible_files', 'write_text', 'write_json', 'json_ready', 'read_json', 'save_npz',
+           'package_versions', 'git_commit', 'provenance']
 
 # %% ../nbs/00_core.ipynb #8342bea8
 class WsssError(Exception):
@@ -26,6 +26,21 @@ class ConfigError(WsssError, ValueError):
 
 class WeightsError(WsssError, FileNotFoundError):
     "A weights/checkpoint file is missing or does not fit the network (names the file)."
+
+class Settings:
+    "Dict round trip of the settings dataclasses (method, relation-net and segmentation configs), as stored in checkpoints."
+    @classmethod
+    def from_dict(cls, d:dict):
+        "Build from a dict (e.g. read back from a checkpoint); unknown keys are a ConfigError naming them."
+        import dataclasses
+        names = {f.name for f in dataclasses.fields(cls)}
+        bad = sorted(set(d) - names)
+        if bad: raise ConfigError(f"{cls.__qualname__}: unknown setting(s) {bad} (known: {sorted(names)})")
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        import dataclasses
+        return dataclasses.asdict(self)
 
 # %% ../nbs/00_core.ipynb #83fb0c0b
 def seed_everything(seed:int, # seed for python, numpy and torch

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn as nn
-from .core import ConfigError, DataError, WeightsError, WsssError, atomic_path, pick_device, seed_everything
+from .core import ConfigError, DataError, Settings, WeightsError, WsssError, atomic_path, pick_device, seed_everything
 from .nets import BACKBONES
 from .train import fit, make_loader
 
@@ -23,7 +23,7 @@ __all__ = ['PROFILES', 'MethodConfig', 'RoundContext', 'Method', 'register_metho
 PROFILES = ('smoke', 'quick', 'paper')
 
 @dataclass
-class MethodConfig:
+class MethodConfig(Settings):
     """Settings every method shares. Defaults: IRN `run_sample.py` (jiwoon-ahn/irn): ResNet-50 OS16 (`net/resnet50_cam.py`),
     crop 512, resize_long (320, 640), hflip, batch 16, 5 epochs, lr 0.1 with 10x on new layers (`step/train_cam.py`),
     wd 1e-4, poly 0.9, CAM scales (1.0, 0.5, 1.5, 2.0) + flip, cam_eval_thres 0.15, conf_fg_thres 0.30, conf_bg_thres 0.05."""
@@ -97,15 +97,6 @@ class MethodConfig:
         if profile not in cls.PROFILES: raise ConfigError(f"profile must be one of {sorted(cls.PROFILES)}, got {profile!r}")
         return cls.from_dict({**cls.PROFILES[profile], **overrides})
 
-    @classmethod
-    def from_dict(cls, d:dict):
-        "Build from a dict (e.g. read back from model.pt); unknown keys are a ConfigError."
-        names = {f.name for f in dataclasses.fields(cls)}
-        bad = sorted(set(d) - names)
-        if bad: raise ConfigError(f"{cls.__qualname__}: unknown setting(s) {bad} (known: {sorted(names)})")
-        return cls(**d)
-
-    def to_dict(self) -> dict: return dataclasses.asdict(self)
     def training_dict(self) -> dict:
         "The settings that shape the trained weights (every field but `INFERENCE_FIELDS`)."
         return {k: v for k, v in self.to_dict().items() if k not in self.INFERENCE_FIELDS}

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import ConfigError, DataError, WeightsError, atomic_path, pick_device, seed_everything
+from .core import ConfigError, DataError, Settings, WeightsError, atomic_path, pick_device, seed_everything
 from .data import IMAGENET_MEAN, IMAGENET_STD, read_label_png, write_label_png
 from .nets import BACKBONES, build_backbone, state_dict_mismatch
 from .train import OPTIMIZERS, fit, make_loader
@@ -264,7 +264,7 @@ def predict_affinity(net, # BoundaryNet or AffinityNet
 KINDS = ('irn', 'psa')
 
 @dataclass
-class RefineConfig:
+class RefineConfig(Settings):
     """Settings of the relation net and the walk. `irn` paper values: IRN `run_sample.py` and `step/train_irn.py`
     (jiwoon-ahn/irn): frozen ResNet-50 (strides 2,2,2,1), crop 512, rescale (0.5, 1.5) (here resize_long (256, 768)
     for VOC's 500 px images), hflip, batch 32, 3 epochs, lr 0.1 (boundary branch 1x), wd 1e-4, pair radius 10 in
@@ -338,14 +338,6 @@ class RefineConfig:
                                                                         **(cls.CPU_PSA if kind == 'psa' else {})}
         return cls.from_dict({**base, 'kind': kind, **overrides})
 
-    @classmethod
-    def from_dict(cls, d:dict):
-        names = {f.name for f in dataclasses.fields(cls)}
-        bad = sorted(set(d) - names)
-        if bad: raise ConfigError(f"RefineConfig: unknown setting(s) {bad}")
-        return cls(**d)
-
-    def to_dict(self) -> dict: return dataclasses.asdict(self)
 
 def refinement_kind(method) -> str:
     "The relation net a method's maps go through: `method.refinement` when the method declares one, else 'irn'."

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import ConfigError, DataError, WeightsError, atomic_path, pick_device, seed_everything
+from .core import ConfigError, DataError, Settings, WeightsError, atomic_path, pick_device, seed_everything
 from .data import IMAGENET_MEAN, IMAGENET_STD
 from .nets import build_backbone, resolve_weights, load_imagenet_backbone, state_dict_mismatch
 from .train import OPTIMIZERS, fit, make_loader
@@ -27,7 +27,7 @@ __all__ = ['ARCHS', 'SegConfig', 'ASPP', 'DeepLabV2', 'TorchvisionDeepLabV3', 'b
 ARCHS = ('deeplabv2', 'deeplabv3')
 
 @dataclass
-class SegConfig:
+class SegConfig(Settings):
     """The segmentation network and its training. Paper values: DeepLab-v2 ResNet-101 with ASPP rates (6, 12, 18, 24) at
     output stride 8, the final segmenter of SC-CAM and SIPE, trained as kazuto1011/deeplab-pytorch `configs/voc12.yaml`:
     crop 321, batch 5 x iter_size 2 = 10, 20000 iterations (`iterations`, converted to epochs of the label set), lr 2.5e-4
@@ -82,14 +82,6 @@ class SegConfig:
         if profile not in ('smoke', 'quick', 'paper'): raise ConfigError(f"profile must be smoke, quick or paper, got {profile!r}")
         return cls.from_dict({**(cls.CPU_PROFILES.get(profile, {})), **overrides})
 
-    @classmethod
-    def from_dict(cls, d:dict):
-        names = {f.name for f in dataclasses.fields(cls)}
-        bad = sorted(set(d) - names)
-        if bad: raise ConfigError(f"SegConfig: unknown setting(s) {bad}")
-        return cls(**d)
-
-    def to_dict(self) -> dict: return dataclasses.asdict(self)
 
     def epochs_for(self, n_images:int) -> int:
         "Training epochs: `epochs`, or enough for `iterations` steps of `batch_size` over `n_images`."
