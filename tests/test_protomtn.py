@@ -62,8 +62,8 @@ def test_proto_nce_ignores_unready_rows():
 @pytest.mark.parametrize('over', [dict(proto_update='learnable'), dict(proto_update='kmeans', protos_per_class=2), dict(bg_prototypes=False),
                                   dict(use_saliency=False), dict(rectify=False)])
 def test_switches_give_a_finite_loss(over):
-    cfg = ProtoMTNConfig.for_profile('smoke', weights='random', **over)
-    m = ProtoMTNMethod(cfg); m._round = 1  # rectification active
+    cfg = ProtoMTNConfig.for_profile('smoke', weights='random', **{'rectify': True, **over})
+    m = ProtoMTNMethod(cfg); m._round = 1  # rectification active (unless the switch turns it off)
     net = m.build_model(2)
     B, H = 2, 32
     y = torch.zeros(B, H, H, dtype=torch.long); y[:, 8:24, 8:24] = 1; y[:, :2] = 255
@@ -87,6 +87,7 @@ def test_reproduce_voc_smoke(voc_mini, tmp_path):
     r = json.loads((out / 'voc' / 'smoke' / 'results.json').read_text())['methods']['protomtn']
     assert 0 <= r['cam_miou'] <= 1 and 0 <= r['pseudo_miou'] <= 1
     train = out / 'voc' / 'smoke' / 'protomtn' / 'train'
-    rect = json.loads((train / 'round1' / 'pgt' / 'rectified.json').read_text())
-    assert 0 <= rect['rectify_changed_share'] <= 1
+    assert (train / 'round1' / 'pgt' / 'seg').is_dir() and not (train / 'round1' / 'pgt' / 'rectified.json').exists()  # rectify is off by default
     assert (out / 'figures' / 'protomtn_prototypes_voc_smoke.png').is_file()
+    table = (out / 'figures' / 'protomtn_ablation_voc_smoke.md').read_text()  # the ablation stage runs on real images too
+    assert '| rectify=True |' in table and '| auxsegnet (baseline) |' in table

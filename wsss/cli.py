@@ -165,6 +165,7 @@ def add_reproduce_parser(sub):
     r.add_argument('--fresh-kernels', action='store_true', help='start a new kernel for every stage (default: one shared kernel, namespace reset per stage)')
     r.add_argument('--saliency-root', help='folder of 0-255 grey saliency PNGs (<id>.png) for methods that need saliency (default: <data>/Saliency, else an unsupervised stand-in, with a warning)')
     r.add_argument('--nproc', type=_positive_int, default=1, help='processes (GPUs) for train_cam and make_cam, run under torchrun (default 1)')
+    r.add_argument('--jobs', default='auto', help="method chains run side by side, one child process each with a share of the cores (default auto: 2 on a CPU machine, 1 on a GPU)")
     r.add_argument('--ann-file', help='coco: instances JSON of any name (relative to --data-root or absolute)')
     r.add_argument('--image-dir', help='coco: the folder of its images (relative to --data-root or absolute)')
     r.set_defaults(func=_cmd_reproduce)
@@ -174,11 +175,11 @@ def _cmd_reproduce(a):
         from wsss.repro import reproduce_seeds
         return reproduce_seeds(a.seeds, out=a.out, figures=a.figures, methods=a.methods, dataset=a.dataset, data_root=a.data_root,
                                profile=a.profile, device=a.device, force=a.force, stages=a.stages, log=lambda s: print(s, flush=True),
-                               stream=None if a.quiet else sys.stderr, fresh_kernels=a.fresh_kernels) and None
+                               stream=None if a.quiet else sys.stderr, fresh_kernels=a.fresh_kernels, jobs=a.jobs) and None
     reproduce(methods=a.methods, dataset=a.dataset, data_root=a.data_root, profile=a.profile, out=a.out, figures=a.figures,
               device=a.device, seed=a.seed, force=a.force, stages=a.stages, log=lambda s: print(s, flush=True),
               stream=None if a.quiet else sys.stderr, fresh_kernels=a.fresh_kernels, saliency_root=a.saliency_root,
-              nproc=a.nproc, ann_file=a.ann_file, image_dir=a.image_dir)
+              nproc=a.nproc, ann_file=a.ann_file, image_dir=a.image_dir, jobs=a.jobs)
 
 
 # %% ../nbs/11_cli.ipynb #6431a21f

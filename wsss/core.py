@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['WsssError', 'DataError', 'ConfigError', 'WeightsError', 'Settings', 'seed_everything', 'pick_device', 'amp_dtype',
-           'atomic_path', 'visible_files', 'write_text', 'write_json', 'json_ready', 'read_json', 'save_npz',
-           'package_versions', 'git_commit', 'provenance']
+__all__ = ['WsssError', 'DataError', 'ConfigError', 'WeightsError', 'Settings', 'seed_everything', 'cpu_budget', 'pick_device',
+           'amp_dtype', 'atomic_path', 'visible_files', 'write_text', 'write_json', 'json_ready', 'read_json',
+           'save_npz', 'package_versions', 'git_commit', 'provenance']
 
 # %% ../nbs/00_core.ipynb #8342bea8
 class WsssError(Exception):
@@ -56,6 +56,15 @@ def seed_everything(seed:int, # seed for python, numpy and torch
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 # %% ../nbs/00_core.ipynb #700ff129
+def cpu_budget() -> int:
+    "Cores this process may use: `$WSSS_CPUS` when set (each child of `wsss reproduce --jobs N` gets its share), else the cores it may run on."
+    v = os.environ.get('WSSS_CPUS', '').strip()
+    if v:
+        if not v.isdigit() or int(v) < 1: raise ConfigError(f"WSSS_CPUS must be a positive integer, got {v!r}")
+        return int(v)
+    try: return len(os.sched_getaffinity(0))
+    except AttributeError: return os.cpu_count() or 1  # no affinity on macOS / Windows
+
 def pick_device(device:str='auto', # 'auto', 'cpu', 'cuda' or 'cuda:N'
                ):
     "The `torch.device` to run on: 'auto' takes CUDA when available, else CPU."

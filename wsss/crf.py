@@ -7,7 +7,7 @@ from __future__ import annotations
 import multiprocessing as mp, os, sys, warnings
 from concurrent.futures import ProcessPoolExecutor
 import numpy as np
-from .core import ConfigError, DataError
+from .core import ConfigError, DataError, cpu_budget
 
 # %% auto #0
 __all__ = ['CRF_PRESETS', 'crf_params', 'crf_softmax', 'crf_labels', 'saliency_unary', 'crf_saliency', 'crf_map']
@@ -136,7 +136,7 @@ def _star(job):
 
 def crf_map(fn, # importable function (module level or functools.partial), e.g. crf_labels
             items, # iterable of argument tuples; fn(*item, **kwargs) is called for each
-            workers:int|None=None, # processes; None = all CPUs, 0 = serial in this process
+            workers:int|None=None, # processes; None = `wsss.core.cpu_budget()` (every core, or this job's share), 0 = serial in this process
             chunksize:int|None=None, # items per task (default: about 4 tasks per worker)
             start_method:str|None=None, # 'fork', 'spawn' or 'forkserver'; None: fork on Linux, spawn elsewhere
             progress:bool|str=False, # a tqdm bar (a str: its label), updated as results come back from the workers
@@ -144,7 +144,7 @@ def crf_map(fn, # importable function (module level or functools.partial), e.g. 
            ) -> list:
     "`[fn(*item, **kwargs) for item in items]` over a process pool, results in order."
     items = [tuple(x) if isinstance(x, (tuple, list)) else (x,) for x in items]
-    if workers is None: workers = os.cpu_count() or 1
+    if workers is None: workers = cpu_budget()
     if not isinstance(workers, (int, np.integer)) or workers < 0: raise ConfigError(f"workers must be a non-negative int, got {workers!r}")
     workers = min(int(workers), len(items))
     from tqdm.auto import tqdm

@@ -11,13 +11,14 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn as nn
-from .core import ConfigError, DataError, Settings, WeightsError, WsssError, atomic_path, pick_device, seed_everything
+from .core import ConfigError, DataError, Settings, WeightsError, WsssError, atomic_path, pick_device, read_json, seed_everything
 from .nets import BACKBONES
 from .train import fit, make_loader
 
 # %% auto #0
 __all__ = ['PROFILES', 'MethodConfig', 'RoundContext', 'Method', 'register_method', 'available_methods', 'get_method',
-           'RandomDataset', 'TransformedDataset', 'train_method', 'load_trained', 'MethodCheckError', 'check_method']
+           'RandomDataset', 'TransformedDataset', 'reproduced_cam_run', 'train_method', 'load_trained',
+           'MethodCheckError', 'check_method']
 
 # %% ../nbs/09_method.ipynb #ab02706e
 PROFILES = ('smoke', 'quick', 'paper')
@@ -128,6 +129,8 @@ class Method:
     paper: ClassVar[str] = '' # citation of the method
     official_geometry: ClassVar[str] = 'irn' # the official inference geometry, a key of wsss.cam.GEOMETRIES
     official_checkpoint_formats: ClassVar[tuple] = () # official checkpoint files load_official_checkpoint reads (help and errors)
+    adopts_cam_run: ClassVar[bool] = False # under `wsss reproduce` its training reuses the `cam` run's classifier (so `--jobs` starts it after cam's train_cam)
+    ablation_size: ClassVar[dict] = {} # profile -> keyword sizes of `ablation(out, dataset, **size, ...)`, the `ablation` stage of `wsss reproduce`
 
     def __init__(self, cfg:MethodConfig|None=None, # a Config; None = Config.for_profile(profile, **overrides)
                  *, profile:str='quick', **overrides):
@@ -295,6 +298,16 @@ def _check_needs(method, dataset, where:str):
         root = getattr(dataset, 'root', type(dataset).__name__)
         raise DataError(f"{root}: method {method.key!r} needs item keys {missing} ({where}); open the dataset with them "
                         f"(e.g. saliency=True) or check that the dataset has them")
+
+def reproduced_cam_run(ctx) -> Path|None:
+    """Under `wsss reproduce`, the `cam` run beside this one (`<out>/<dataset>/<profile>/cam`, found from `ctx.out_dir` =
+    `<...>/<method>/train`) when it trained on the same data root with the same seed and has its model; else None.
+    AuxSegNet and ProtoMTN take their step-0 classifier from it, SC-CAM its round 0 (`Method.adopts_cam_run`)."""
+    run = Path(ctx.out_dir).resolve().parent.parent/'cam'
+    info = read_json(run/'run.json') or {}
+    params, root = info.get('params') or {}, getattr(ctx.dataset, 'root', None)
+    if not (run/'train'/'model.pt').is_file() or info.get('seed') != ctx.seed or root is None or not params.get('data_root'): return None
+    return run if Path(params['data_root']).resolve() == Path(root).resolve() else None
 
 def _same_training(saved:dict, method) -> bool:
     "True when model.pt's config equals `method.cfg` in every training setting (`INFERENCE_FIELDS` may differ)."

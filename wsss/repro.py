@@ -10,14 +10,15 @@ from types import SimpleNamespace
 from .core import WsssError, ConfigError, DataError, WeightsError, write_json, read_json, write_text, provenance
 
 # %% auto #0
-__all__ = ['DATASETS', 'PROFILES', 'METHOD_STAGES', 'ORACLE_STAGE', 'REPORT_STAGE', 'STAGES', 'STAGE_OUTPUTS', 'PSEUDO_KINDS',
-           'SMOKE_MAX_IMAGES', 'RESULT_KEYS', 'CLS_KEYS', 'ORACLE_DIR', 'DDP_STAGES', 'PAPER_REPORTED', 'TABLE_COLUMNS',
-           'run_layout', 'stage_record_path', 'stage_clock_path', 'StageClock', 'finish_stage', 'stage_seconds',
-           'read_stage', 'synthetic_root', 'resolve_data_root', 'check_choice', 'stage_split', 'stage_data', 'Head',
-           'preflight', 'check_run_data', 'StageFailed', 'experiments_dir', 'SharedKernel', 'execute_stage',
-           'parse_methods', 'parse_stages', 'stage_seconds_of', 'method_results', 'random_init_warnings',
-           'check_results', 'reproduce', 'collect_results', 'has_split', 'eval_split', 'parse_seeds', 'reproduce_seeds',
-           'run_stage_work', 'torchrun_command', 'launch_torchrun', 'coco_view', 'results_table',
+__all__ = ['DATASETS', 'PROFILES', 'METHOD_STAGES', 'ORACLE_STAGE', 'ABLATION_STAGE', 'REPORT_STAGE', 'STAGES', 'STAGE_OUTPUTS',
+           'PSEUDO_KINDS', 'SMOKE_MAX_IMAGES', 'RESULT_KEYS', 'CLS_KEYS', 'ORACLE_DIR', 'DDP_STAGES', 'PAPER_REPORTED',
+           'TABLE_COLUMNS', 'run_layout', 'stage_record_path', 'stage_clock_path', 'StageClock', 'finish_stage',
+           'stage_seconds', 'read_stage', 'synthetic_root', 'resolve_data_root', 'check_choice', 'stage_split',
+           'stage_data', 'Head', 'preflight', 'check_run_data', 'StageFailed', 'experiments_dir', 'SharedKernel',
+           'execute_stage', 'parse_methods', 'parse_stages', 'stage_seconds_of', 'method_results',
+           'random_init_warnings', 'check_results', 'reproduce', 'collect_results', 'has_split', 'eval_split',
+           'ablation_dir', 'parse_seeds', 'reproduce_seeds', 'resolve_jobs', 'Unit', 'child_argv', 'parallel_units',
+           'run_units', 'run_stage_work', 'torchrun_command', 'launch_torchrun', 'coco_view', 'results_table',
            'threshold_curves_figure', 'qualitative_figure', 'stages_table', 'results_latex', 'results_seeds_table',
            'stage_chart_figure', 'main']
 
@@ -26,10 +27,11 @@ DATASETS = ('synthetic', 'voc', 'coco')
 PROFILES = ('smoke', 'quick', 'paper')
 METHOD_STAGES = ('train_cam', 'make_cam', 'eval_cam', 'make_pseudo', 'refine', 'segment')  # per method, in this order
 ORACLE_STAGE = 'oracle'  # once per dataset x profile: the segmentation net on ground truth (in `<base>/_oracle`)
+ABLATION_STAGE = 'ablation'  # once per dataset x profile for each method with an `ablation_size` entry (in `<base>/_ablation_<method>`)
 REPORT_STAGE = 'report'  # once per dataset x profile, after the methods
-STAGES = METHOD_STAGES + (ORACLE_STAGE, REPORT_STAGE)
+STAGES = METHOD_STAGES + (ORACLE_STAGE, ABLATION_STAGE, REPORT_STAGE)
 STAGE_OUTPUTS = {'train_cam': ('train',), 'make_cam': ('cams',), 'eval_cam': (), 'make_pseudo': ('pseudo',), 'refine': ('refine',),
-                 'segment': ('segment',), 'oracle': (), 'report': ()}
+                 'segment': ('segment',), 'oracle': (), 'ablation': (), 'report': ()}
 PSEUDO_KINDS = ('threshold', 'crf', 'ir')  # CAM + bg threshold; + dense CRF; IRN confident labels (255 = unsure)
 
 def run_layout(run_dir, # a method's run directory `<out>/<dataset>/<profile>/<method>`
@@ -451,6 +453,7 @@ def reproduce(methods='all', # method keys (comma-separated or a list) from the 
               saliency_root=None, # saliency PNG folder for methods that need saliency (default: <data>/Saliency, else a stand-in)
               nproc:int=1, # processes (GPUs) for train_cam and make_cam: > 1 runs their work under torchrun first
               ann_file=None, image_dir=None, # coco: an instances JSON and its image folder, any names (see `coco_view`)
+              jobs='auto', # method chains (and the oracle, the ablations) run side by side, one child process each; 'auto': see `resolve_jobs`
              ) -> dict:
     "Run the experiment notebooks for `methods` on `dataset` under `profile`; returns results.json's content."
     t_start = time.time()
@@ -462,6 +465,7 @@ def reproduce(methods='all', # method keys (comma-separated or a list) from the 
     for name, p in (('--out', out), ('--figures', figures)):
         if keep_clean in (p, *p.parents): raise ConfigError(f"{name} {p}: outputs must not go into the notebooks folder {keep_clean}")
     if not isinstance(nproc, int) or nproc < 1: raise ConfigError(f"--nproc must be a positive integer, got {nproc!r}")
+    jobs = resolve_jobs(jobs, device, nproc)
     if ann_file or image_dir:
         if dataset != 'coco': raise ConfigError(f"--ann-file/--image-dir describe a COCO layout; they need --dataset coco, not {dataset!r}")
         data_root = coco_view(out, data_root, ann_file=ann_file, image_dir=image_dir)
@@ -482,10 +486,18 @@ def reproduce(methods='all', # method keys (comma-separated or a list) from the 
         check_run_data(dataset, root, profile, log=log, saliency=(str(Path(saliency_root).expanduser().resolve()) if saliency_root else 'auto') if needs_sal else False)
     base = out/dataset/profile
     params = dict(dataset=dataset, data_root=str(root), profile=profile, device=device, seed=seed)
-    kernel = None if fresh_kernels else SharedKernel()
+    ablations = [m for m in methods if profile in specs[m].ablation_size] if ABLATION_STAGE in stages else []
+    kernel = None if fresh_kernels or jobs > 1 else SharedKernel()
     try:
         ran_any = False
-        for m in methods:
+        if jobs > 1:  # every unit in a child `wsss reproduce`; the report runs here afterwards
+            child = dict(dataset=dataset, data_root=str(root), profile=profile, out=out, figures=figures, device=device, seed=seed,
+                         force=force, fresh_kernels=fresh_kernels, saliency_root=saliency_root)
+            units = parallel_units(base, methods, specs, stages, ablations, child)
+            ran_any = run_units(units, jobs, log=log, logs_dir=base/'logs'/'jobs')
+            methods_here = []
+        else: methods_here = methods
+        for m in methods_here:
             rd = base/m
             for st in METHOD_STAGES:
                 if st not in stages: continue
@@ -518,7 +530,10 @@ def reproduce(methods='all', # method keys (comma-separated or a list) from the 
                 _write_run_json(rd, dict(params, method=m, out=str(out), figures=str(figures)), seed, device)
             if read_stage(rd, METHOD_STAGES[0]) is not None:  # also after a kill between a stage record and run.json
                 _write_run_json(rd, dict(params, method=m, out=str(out), figures=str(figures)), seed, device)
-        if ORACLE_STAGE in stages: ran_any |= _run_oracle(base, params, force, log, stream, kernel, nbdir)
+        if ORACLE_STAGE in stages and jobs == 1: ran_any |= _run_oracle(base, params, force, log, stream, kernel, nbdir)
+        for m in (ablations if jobs == 1 else []):
+            ran_any |= _run_ablation(base, m, dict(params, saliency_root=str(Path(saliency_root).expanduser().resolve()) if saliency_root else ''),
+                                     force, log, stream, kernel, nbdir)
         results = _update_results(base, dataset, profile, methods, params)
         if REPORT_STAGE in stages:
             rec = read_stage(base, REPORT_STAGE)
@@ -599,22 +614,33 @@ def eval_split(dataset:str, data_root) -> str:
     "The split the segmentation stages score on: 'val' when the dataset has it, else 'train'."
     return 'val' if has_split(dataset, data_root, 'val') else 'train'
 
+def _run_side_stage(stage:str, od:Path, label:str, params:dict, force, log, stream, kernel, nbdir) -> bool:
+    "Run a once-per-dataset stage notebook (oracle, ablation) into `od` unless finished; True if it ran."
+    done = read_stage(od, stage)
+    if done is not None and not force:
+        log(f"[{label}] ... skipped (finished {done.get('finished_at', '?')})"); return False
+    stage_record_path(od, stage).unlink(missing_ok=True)
+    if force: stage_clock_path(od, stage).unlink(missing_ok=True)
+    if stream is not None: log(f"[{label}] ...")
+    with StageClock(od, stage):
+        execute_stage(nbdir/f'{stage}.ipynb', od/f'{stage}.ipynb', dict(params, out_dir=str(od)), cwd=od,
+                      log_file=od/'logs'/f'{stage}.log', stream=stream, kernel=kernel)
+    rec = read_stage(od, stage)
+    if rec is None: raise StageFailed(f"{label} ended without writing {stage_record_path(od, stage)}")
+    log(f"[{label}] ... done in {stage_seconds(rec)}" + _headline(rec))
+    return True
+
 def _run_oracle(base, params, force, log, stream, kernel, nbdir) -> bool:
     "Run the oracle notebook once per dataset x profile (skipped when finished); True if it ran."
-    od = Path(base)/ORACLE_DIR
-    done = read_stage(od, ORACLE_STAGE)
-    if done is not None and not force:
-        log(f"[oracle] ... skipped (finished {done.get('finished_at', '?')})"); return False
-    stage_record_path(od, ORACLE_STAGE).unlink(missing_ok=True)
-    if force: stage_clock_path(od, ORACLE_STAGE).unlink(missing_ok=True)
-    if stream is not None: log("[oracle] ...")
-    with StageClock(od, ORACLE_STAGE):
-        execute_stage(nbdir/f'{ORACLE_STAGE}.ipynb', od/f'{ORACLE_STAGE}.ipynb', dict(params, out_dir=str(od)), cwd=od,
-                      log_file=od/'logs'/f'{ORACLE_STAGE}.log', stream=stream, kernel=kernel)
-    rec = read_stage(od, ORACLE_STAGE)
-    if rec is None: raise StageFailed(f"oracle ended without writing {stage_record_path(od, ORACLE_STAGE)}")
-    log(f"[oracle] ... done in {stage_seconds(rec)}" + _headline(rec))
-    return True
+    return _run_side_stage(ORACLE_STAGE, Path(base)/ORACLE_DIR, 'oracle', params, force, log, stream, kernel, nbdir)
+
+def ablation_dir(base, method:str) -> Path:
+    "Where the `ablation` stage of `method` runs: `<base>/_ablation_<method>` (two levels under the runs folder, beside the `cam` run)."
+    return Path(base)/f'_ablation_{method}'
+
+def _run_ablation(base, method:str, params, force, log, stream, kernel, nbdir) -> bool:
+    "Run `method`'s ablation notebook once per dataset x profile (skipped when finished); True if it ran."
+    return _run_side_stage(ABLATION_STAGE, ablation_dir(base, method), f'{method} ablation', dict(params, method=method), force, log, stream, kernel, nbdir)
 
 def parse_seeds(seeds) -> list[int]:
     "Seeds from '0,1,2' or a list: distinct non-negative ints, in order."
@@ -638,6 +664,103 @@ def reproduce_seeds(seeds, # e.g. '0,1,2'
     write_text(path, results_seeds_table(list(per.values()), seeds))
     log(f"[wsss] mean +- std over seeds {seeds}: {path}")
     return per
+
+
+# %% ../nbs/10_repro.ipynb #4cb779ba
+import signal, subprocess
+from .core import cpu_budget, pick_device
+
+def resolve_jobs(jobs, # an int >= 1, or 'auto'
+                 device:str='auto', nproc:int=1) -> int:
+    "`--jobs`: 'auto' is 2 on a CPU run with at least 2 cores, else 1 (a GPU run, or `--nproc` > 1, keeps one chain at a time)."
+    if jobs is None or str(jobs).strip() == 'auto':
+        if nproc > 1 or cpu_budget() < 2: return 1
+        return 2 if pick_device(device).type == 'cpu' else 1
+    try: n = int(str(jobs).strip())
+    except ValueError: n = 0
+    if n < 1: raise ConfigError(f"--jobs must be a positive integer or 'auto', got {jobs!r}")
+    return n
+
+class Unit(SimpleNamespace):
+    "One child `wsss reproduce` of `run_units`: `name`, command line `argv`, `after` (a unit to wait for, or None) and `early` (a test that lets it start sooner)."
+
+def child_argv(method:str, stages:list, dataset:str, data_root, profile:str, out, figures, device:str, seed:int,
+               force:bool=False, fresh_kernels:bool=False, saliency_root=None) -> list[str]:
+    "The command line of a child `wsss reproduce`: `stages` for one method, in this interpreter, one job, no progress bars."
+    a = [sys.executable, '-c', 'import sys; from wsss.cli import main; sys.exit(main())', 'reproduce', '--methods', method,
+         '--stages', ','.join(stages), '--dataset', dataset, '--data-root', str(data_root), '--profile', profile, '--out', str(out),
+         '--figures', str(figures), '--device', device, '--seed', str(seed), '--jobs', '1', '--quiet']
+    if force: a.append('--force')
+    if fresh_kernels: a.append('--fresh-kernels')
+    if saliency_root: a += ['--saliency-root', str(Path(saliency_root).expanduser().resolve())]
+    return a
+
+def parallel_units(base, # `<out>/<dataset>/<profile>`
+                   methods:list, specs:dict, stages:list, ablations:list, child:dict) -> list:
+    """The units of a `--jobs` run, in start order: `cam`, the chains that need nothing from it, those that reuse its classifier
+    (they wait for its train_cam), the ablations (they do too), and the short oracle last, to fill the gap at the end."""
+    base, mstages = Path(base), [s for s in METHOD_STAGES if s in stages]
+    cam_first = 'cam' in methods and 'train_cam' in mstages
+    cam_trained = lambda: read_stage(base/'cam', 'train_cam') is not None
+    wait = lambda needs: dict(after='cam', early=cam_trained) if needs and cam_first else dict(after=None, early=None)
+    adopts = lambda m: m != 'cam' and specs[m].adopts_cam_run
+    order = sorted(methods, key=lambda m: (m != 'cam', adopts(m)))  # stable: the given order within each group
+    units = [Unit(name=m, argv=child_argv(m, mstages, **child), **wait(adopts(m))) for m in order] if mstages else []
+    units += [Unit(name=f'{m} ablation', argv=child_argv(m, [ABLATION_STAGE], **child), **wait(True)) for m in ablations]
+    if ORACLE_STAGE in stages: units.append(Unit(name='oracle', argv=child_argv(methods[0], [ORACLE_STAGE], **child), **wait(False)))
+    return units
+
+_CHILD_ONLY = ('[wsss] ', '[data] ')  # a child's data checks, warnings and closing line: the parent's own say the same
+
+def _unit_error(log_path:Path, rc:int) -> str:
+    lines = [l for l in log_path.read_text(errors='replace').splitlines() if l.strip()] if log_path.is_file() else []
+    return next((l.removeprefix('wsss: error: ') for l in reversed(lines) if l.startswith('wsss: error: ')), lines[-1] if lines else f'exit status {rc}')
+
+def run_units(units:list, # `Unit`s, in start order
+              jobs:int, # at most this many children at once
+              log=print, # receives the children's progress lines
+              logs_dir='.', # each child's output goes to <logs_dir>/<unit>.log
+              poll:float=0.5) -> bool:
+    "Run the units as child processes, `jobs` at a time with an equal share of the cores each; True if any child ran a stage."
+    share = max(1, cpu_budget() // jobs)
+    env = dict(os.environ, OMP_NUM_THREADS=str(share), MKL_NUM_THREADS=str(share), WSSS_CPUS=str(share))
+    logs_dir = Path(logs_dir); logs_dir.mkdir(parents=True, exist_ok=True)
+    names = {u.name for u in units}
+    pending, running, ended, failed, ran = list(units), {}, set(), [], [False]
+    def pump(pipe, err):
+        for line in pipe:
+            err.write(line); err.flush()
+            if ' ... done in ' in line: ran[0] = True
+            if not line.startswith(_CHILD_ONLY): log(line.rstrip('\n'))  # the parent says these once itself
+    try:
+        while pending or running:
+            for name, (u, p, t, err) in list(running.items()):
+                if p.poll() is None: continue
+                t.join(); err.close(); ended.add(name); del running[name]
+                if p.returncode != 0: failed.append((u, p.returncode))
+            if failed: pending.clear()  # nothing new after a failure; the running ones finish what they started
+            for u in list(pending):
+                if len(running) >= jobs: break
+                if u.after in names and u.after not in ended and not (u.early and u.early()): continue
+                pending.remove(u)
+                err = open(logs_dir/f"{u.name.replace(' ', '_')}.log", 'w')
+                p = subprocess.Popen(u.argv, stdout=subprocess.PIPE, stderr=err, env=env, text=True, bufsize=1)
+                t = threading.Thread(target=pump, args=(p.stdout, err), daemon=True); t.start()
+                running[u.name] = (u, p, t, err)
+            if running or pending: time.sleep(poll)
+    except BaseException:  # interrupted (or failed here): the children stop the way an interrupted stage does, resumable
+        for u, p, t, err in running.values():
+            if p.poll() is None: p.send_signal(signal.SIGINT)
+        for u, p, t, err in running.values():
+            try: p.wait(timeout=60)
+            except subprocess.TimeoutExpired: p.kill(); p.wait()
+            err.close()
+        raise
+    if failed:
+        (u, rc), path = failed[0], logs_dir/f"{failed[0][0].name.replace(' ', '_')}.log"
+        others = f"; also failed: {', '.join(v.name for v, _ in failed[1:])}" if len(failed) > 1 else ''
+        raise StageFailed(f"[{u.name}] {_unit_error(path, rc)} (log of that unit: {path}{others})")
+    return ran[0]
 
 
 # %% ../nbs/10_repro.ipynb #8e8c15ef

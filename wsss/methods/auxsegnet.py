@@ -347,6 +347,7 @@ class AuxSegNetMethod(Method):
     official_geometry: ClassVar[str] = 'auxsegnet'
     official_checkpoint_formats: ClassVar[tuple] = ('AuxSegNet AuxSegNet_final.pth (network/AuxSegNet.SegNet state dict, ResNet-38d)',)
     seg_crf_preset: ClassVar[str] = 'auxsegnet'  # infer_AuxAff.py --use_crf: imutils.crf_inference_inf
+    adopts_cam_run: ClassVar[bool] = True  # step 0's classifier comes from the reproduction's `cam` run (`_adopt_reproduced_cam`)
 
     def build_model(self, num_classes:int, weights=None) -> AuxSegNetNet:
         "AuxSegNetNet for C = `num_classes` foreground classes."
@@ -497,14 +498,11 @@ def _adopt_reproduced_cam(ctx, init_dir:Path) -> bool:
     classifier on the same data with the same seed: copy its model.pt into `init_dir`. `train_method` then checks the method,
     class names and every training setting, and retrains over the copy when any differs."""
     import shutil
-    sibling = Path(ctx.out_dir).resolve().parent.parent/'cam'
-    run = read_json(sibling/'run.json') or {}
-    params, src = run.get('params') or {}, sibling/'train'/'model.pt'
-    root = getattr(ctx.dataset, 'root', None)
-    if not src.is_file() or run.get('seed') != ctx.seed or root is None or not params.get('data_root'): return False
-    if Path(params['data_root']).resolve() != Path(root).resolve(): return False
+    from wsss.method import reproduced_cam_run
+    run = reproduced_cam_run(ctx)
+    if run is None: return False
     init_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, init_dir/'model.pt')
+    shutil.copyfile(run/'train'/'model.pt', init_dir/'model.pt')
     return True
 
 

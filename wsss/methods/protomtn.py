@@ -19,10 +19,10 @@ from ..seginfer import normalize_image
 from .auxsegnet import AuxSegNetConfig, AuxSegNetNet, AuxSegNetMethod, auxsegnet_loss
 
 # %% auto #0
-__all__ = ['ABLATION_ARMS', 'ProtoMTNConfig', 'kmeans_cosine', 'ema_update', 'PrototypeBank', 'prototype_probs', 'complete_rows',
-           'reliable_pixels', 'rectify_labels', 'ProtoMTNNet', 'proto_nce', 'cam_proto_consistency', 'prototype_seeds',
-           'protomtn_loss', 'prototype_maps', 'rectify_pseudo_folder', 'ProtoMTNMethod', 'prototype_figure',
-           'bank_bytes', 'similarity_bytes', 'run_ablation']
+__all__ = ['ABLATION_ARMS', 'ABLATION_SIZE', 'ProtoMTNConfig', 'kmeans_cosine', 'ema_update', 'PrototypeBank', 'prototype_probs',
+           'complete_rows', 'reliable_pixels', 'rectify_labels', 'ProtoMTNNet', 'proto_nce', 'cam_proto_consistency',
+           'prototype_seeds', 'protomtn_loss', 'prototype_maps', 'rectify_pseudo_folder', 'ProtoMTNMethod',
+           'prototype_figure', 'bank_bytes', 'similarity_bytes', 'run_ablation', 'write_ablation_table']
 
 # %% ../../nbs/methods/protomtn.ipynb #e55abb12
 def _with(profile:str, **kw) -> dict: return {**AuxSegNetConfig.PROFILES[profile], **kw}
@@ -36,15 +36,15 @@ class ProtoMTNConfig(AuxSegNetConfig):
     RCA 0.99), `memory_size` 500 per class and k-means (RCA's queue length), `rectify_thres` 0.9 and `cam_fuse` 0.5
     (reference 1.5), seed thresholds 0.5 / 0.2 (0.2 = AuxSegNet's own CAM threshold). `rectify_from_round` 1: round 0 is
     the prototype warm-up (reference 1.5 schedule). `quick`/`smoke`: smaller embeddings, memory and k-means period for
-    the CPU (not from any paper). Measured at the quick size (the notebook's ablation, figures/protomtn_ablation_synthetic_quick.md):
-    `rectify=False` is the best arm (CAM mIoU 0.379 vs 0.273 with rectification, AuxSegNet 0.322); the default keeps the
-    rectification, the abstract's central claim, until it is fixed or the default is switched."""
+    the CPU (not from any paper). `rectify` defaults to False, the best measured arm (the notebook's ablation at the full quick size: CAM mIoU
+    0.379 without vs 0.273 with the rectification, AuxSegNet 0.322; `wsss reproduce` regenerates the reduced table
+    figures/protomtn_ablation_synthetic_quick.md). `rectify=True` is the abstract's label rectification, one switch away."""
     proj_dim: int = 128 # projection-head output (PPC: 128)
     proto_update: str = 'ema' # 'ema' | 'learnable' | 'kmeans' (bounded memory bank)
     protos_per_class: int = 1 # K prototypes per class (background included)
     bg_prototypes: bool = True # learn background prototypes; False: constant background similarity `bg_cos` (PPC/SIPE trick)
     use_saliency: bool = True # saliency gates the prototype seeds and is rectified; False: the prototype part ignores it
-    rectify: bool = True # rectify the pixel pseudo labels (in the loss and in the round update)
+    rectify: bool = False # rectify the pixel pseudo labels (in the loss and in the round update); False: measured best
     proto_momentum: float = 0.9 # EMA momentum m
     temperature: float = 0.1 # tau of q and of the InfoNCE
     fg_seed: float = 0.5 # tau_fg: max-normalised CAM of a fg seed pixel
@@ -443,8 +443,11 @@ ABLATION_ARMS = {
     'protos_per_class=4': dict(protos_per_class=4),
     'bg_prototypes=False': dict(bg_prototypes=False),
     'use_saliency=False': dict(use_saliency=False),
-    'rectify=False': dict(rectify=False),
+    'rectify=True': dict(rectify=True),
 }
+_DEFAULT_SWITCHES = {k: getattr(ProtoMTNConfig, k) for k in ('proto_update', 'protos_per_class', 'bg_prototypes', 'use_saliency', 'rectify')}
+# the size `wsss reproduce` trains every arm at (none under `paper`: eight paper-size trainings are a GPU project of their own)
+ABLATION_SIZE = {'smoke': dict(n_images=8, rounds=2, epochs=1), 'quick': dict(n_images=200, rounds=2, epochs=1)}
 
 def _label_miou(pred_dir, dataset) -> tuple:
     "(mIoU over labelled pixels, labelled share) of <id>.png pseudo labels against the dataset's masks."
@@ -456,48 +459,66 @@ def _label_miou(pred_dir, dataset) -> tuple:
         lab += int((p != IGNORE_INDEX).sum()); tot += p.size
     return miou(conf), lab / max(tot, 1)
 
-def run_ablation(out, # work folder (runs of every arm)
-                 arms:dict|None=None, # name -> ProtoMTNConfig overrides (None = the AuxSegNet baseline); default ABLATION_ARMS
-                 n_images:int=48, rounds:int=2, epochs:int=1, # the reduced size (the quick profile has 4 rounds of 2 epochs on 500+ images)
-                 seed:int=0, table=None, # markdown file to write (None: not written)
-                 progress:bool=False) -> list:
-    "Train every arm on the first `n_images` synthetic quick images and score CAM and next-round pseudo labels; returns rows."
-    import shutil
+def _synthetic_quick(out):
     from wsss.data import make_synthetic, SegmentationDataset
+    return SegmentationDataset(make_synthetic(Path(out)/'synthetic_quick', seed=0, profile='quick'), 'train', saliency=True)
+
+def run_ablation(out, # work folder, one sub-folder per arm; `<runs>/<dataset>/<profile>/<folder>` lets the arms adopt the reproduction's step-0 classifier
+                 dataset=None, # training images with saliency and masks (None: the synthetic quick benchmark, generated under `out`)
+                 arms:dict|None=None, # name -> ProtoMTNConfig overrides (None = the AuxSegNet baseline); default ABLATION_ARMS
+                 n_images:int=300, rounds:int=2, epochs:int=1, # the size (`ABLATION_SIZE`; the quick profile itself: 4 rounds of 2 epochs on 600 images)
+                 seed:int=0, profile:str='quick', device='cpu',
+                 table=None, # markdown file to write (None: not written)
+                 progress:bool=False) -> list:
+    """Train every arm on the first `n_images` training images and score CAM and next-round pseudo labels; returns rows.
+    Arms share the step-0 classifier and step-0 labels (the first arm's, or the `cam` run of the same reproduction, which
+    `_adopt_reproduced_cam` finds two folders up); finished arms are reused, so an interrupted ablation resumes."""
+    import shutil
     from wsss.repro import Head
     from wsss.cam import make_cams, eval_cams
     from wsss.methods.auxsegnet import update_pseudo_labels
+    from wsss.method import get_method
     out = Path(out); arms = ABLATION_ARMS if arms is None else arms
-    root = make_synthetic(out/'synthetic_quick', seed=0, profile='quick')
-    ds = Head(SegmentationDataset(root, 'train', saliency=True), n_images)
+    ds = Head(dataset if dataset is not None else _synthetic_quick(out), n_images)
+    if len(ds) < 2: raise DataError(f"run_ablation: {len(ds)} training image(s); the ablation needs at least 2")
     rows, shared = [], None
     for name, over in arms.items():
         t0 = time.process_time()
         key = 'auxsegnet' if over is None else 'protomtn'
-        cfg = (AuxSegNetConfig if over is None else ProtoMTNConfig).for_profile('quick', rounds=rounds, epochs=epochs, **(over or {}))
-        d = out/'arms'/name.split(' ')[0].replace('=', '_')
+        cfg = (AuxSegNetConfig if over is None else ProtoMTNConfig).for_profile(profile, rounds=rounds, epochs=epochs, **(over or {}))
+        d = out/name.split(' ')[0].replace('=', '_')
         if shared is not None:
             for sub in ('init_cam', 'round0/pgt'):
-                if not (d/sub).exists(): shutil.copytree(shared/sub, d/sub)
-        res = train_method(key, ds, d, cfg, device='cpu', seed=seed, progress=progress)
+                if not (d/sub).exists() and (shared/sub).exists(): shutil.copytree(shared/sub, d/sub)
+        res = train_method(key, ds, d, cfg, device=device, seed=seed, progress=progress)
         shared = shared or d
-        from wsss.method import get_method
         method = get_method(key)(cfg); model = res['model']
-        make_cams(method, model, ds, d/'cams', scales=(1.0,), flip=False, device='cpu', progress=False, workers=0, geometry='aligned')
+        make_cams(method, model, ds, d/'cams', scales=(1.0,), flip=False, device=device, progress=False, workers=0, geometry='aligned')
         ev = eval_cams(d/'cams', ds)
         pg = d/'final_pgt'
         if not (pg/'done.json').is_file():
-            st = update_pseudo_labels(model, ds, pg/'seg', pg/'sal', cfg, 'cpu', workers=0)
-            if over is not None and cfg.rectify: st.update(rectify_pseudo_folder(model, ds, pg/'seg', cfg))
+            st = update_pseudo_labels(model, ds, pg/'seg', pg/'sal', cfg, device, workers=0)
+            if over is not None and cfg.rectify: st.update(rectify_pseudo_folder(model, ds, pg/'seg', cfg, device))
             write_json(pg/'done.json', st)
         pm, share = _label_miou(pg/'seg', ds)
         rows.append(dict(arm=name, cam_miou=ev['best_miou'], pseudo_miou=pm, labelled_share=share, cpu_seconds=time.process_time() - t0))
-    if table is not None:
-        base = rows[0]['pseudo_miou']
-        lines = [f"ProtoMTN ablation, synthetic quick data: first {n_images} train images, {rounds} rounds x {epochs} epoch(s), seed {seed} "
-                 f"(reduced from the quick profile's 4 x 2 on the full set to fit a shared 2-core CPU). CAM mIoU: final localization map, "
-                 f"best background threshold. Pseudo mIoU: the labels the final net hands to the next round, on their labelled pixels.",
-                 '', '| arm | CAM mIoU | pseudo mIoU | labelled share | pseudo vs first row | CPU s |', '|---|---|---|---|---|---|']
-        lines += [f"| {r['arm']} | {r['cam_miou']:.3f} | {r['pseudo_miou']:.3f} | {r['labelled_share']:.2f} | {r['pseudo_miou'] - base:+.3f} | {r['cpu_seconds']:.0f} |" for r in rows]
-        Path(table).parent.mkdir(parents=True, exist_ok=True); Path(table).write_text('\n'.join(lines) + '\n')
+    if table is not None: write_ablation_table(table, rows, len(ds), rounds, epochs, seed, getattr(ds, 'root', None))
     return rows
+
+ProtoMTNMethod.ablation_size = ABLATION_SIZE  # the `ablation` stage of `wsss reproduce` (not under `paper`)
+ProtoMTNMethod.ablation = staticmethod(run_ablation)
+
+def write_ablation_table(path, rows:list, n_images:int, rounds:int, epochs:int, seed:int, root=None) -> Path:
+    "The markdown table of `run_ablation`'s rows (differences against the first row and against 'protomtn default')."
+    by = {r['arm']: r for r in rows}; first = rows[0]; dflt = by.get('protomtn default', first)
+    where = f" of {Path(root).name}" if root is not None else ''
+    lines = [f"ProtoMTN ablation: the first {n_images} training images{where}, {rounds} rounds x {epochs} epoch(s) after the shared step 0, "
+             f"seed {seed}. CAM mIoU: the final localization map (single scale, best background threshold). Pseudo mIoU: the labels "
+             f"the final net hands to the next round, scored on their labelled pixels. The default is `{', '.join(f'{k}={v}' for k, v in _DEFAULT_SWITCHES.items())}`.",
+             '', '| arm | CAM mIoU | CAM vs default | pseudo mIoU | pseudo vs default | labelled share | CPU s |', '|---|---|---|---|---|---|---|']
+    f = lambda v, spec: 'n/a' if v is None or v != v else format(v, spec)  # no labelled pixel at all: no mIoU
+    lines += [f"| {r['arm']} | {f(r['cam_miou'], '.3f')} | {f(r['cam_miou'] - dflt['cam_miou'], '+.3f')} | {f(r['pseudo_miou'], '.3f')} | "
+              f"{f(r['pseudo_miou'] - dflt['pseudo_miou'], '+.3f')} | {r['labelled_share']:.2f} | {r['cpu_seconds']:.0f} |" for r in rows]
+    Path(path).parent.mkdir(parents=True, exist_ok=True); Path(path).write_text('\n'.join(lines) + '\n')
+    return Path(path)
+

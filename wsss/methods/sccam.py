@@ -258,6 +258,7 @@ class SCCamMethod(Method):
     needs = frozenset()  # 'sub_label' is added by before_round itself
     paper = 'Chang, Wang, Hung, Piramuthu, Tsai and Yang, Weakly-Supervised Semantic Segmentation via Sub-category Exploration, CVPR 2020'
     official_geometry = 'psa'
+    adopts_cam_run = True  # round 0 = the `cam` run's classifier under `wsss reproduce` (`_adopt_cam_round0`)
     official_checkpoint_formats = ("SC-CAM k10_R3_resnet_cls_ep50.pth (network.resnet38_cls.Net state dict: ResNet-38d + fc8_20 + fc8_200)",
                                    "PSA res38_cls.pth (network.resnet38_cls.Net state dict: ResNet-38d + fc8, the round-0 classifier)")
 
@@ -289,6 +290,8 @@ class SCCamMethod(Method):
         if round_index == 0:
             ctx.extra['base_dataset'] = ctx.dataset
             self.rounds_info = []
+            if not (ctx.round_dir/'checkpoint.pt').exists() and self._adopt_cam_round0(ctx):
+                print("round 0: the `cam` run of this reproduction trained the same classifier; its checkpoint is this round's")
             return
         c, base = self.cfg, ctx.extra.get('base_dataset', ctx.dataset)
         feats, labels, ids = extract_features(ctx.model, base, c.feature_batch_size, ctx.device)
@@ -298,6 +301,25 @@ class SCCamMethod(Method):
         sizes = [[int((assign[:, j] == k).sum()) for k in range(c.k_clusters)] for j in range(assign.shape[1])]
         self.rounds_info.append(dict(round=round_index, n_images=len(ids), cluster_sizes=sizes))
         ctx.dataset = SubLabelDataset(base, dict(zip(ids, sub)))
+
+    def _adopt_cam_round0(self, ctx:RoundContext) -> bool:
+        """Round 0 is the baseline classifier (PSA's `res38_cls`). When the reproduction's `cam` run (`reproduced_cam_run`) trained
+        the same net with the same settings (a parent-only head without dropout, PyTorch's init: the CPU profiles), its round-0
+        checkpoint is this round's bit for bit (same seed, data order and init); copy it and `fit` resumes at its last epoch."""
+        import shutil
+        from wsss.method import reproduced_cam_run
+        run = reproduced_cam_run(ctx)
+        src = None if run is None else run/'train'/'round0'
+        if src is None or not (src/'checkpoint.pt').is_file() or self.cfg.dropout != 0 or self.cfg.head_init != 'default': return False
+        saved = torch.load(run/'train'/'model.pt', map_location='cpu', weights_only=True)
+        try: theirs = MethodConfig.from_dict(saved.get('config') or {}).training_dict() if saved.get('method') == 'cam' else None
+        except (ConfigError, TypeError): theirs = None
+        if theirs is None: return False
+        mine = {k: getattr(self.cfg, k, None) for k in theirs} | dict(epochs=self.cfg.epochs_of(0), rounds=theirs.get('rounds'))
+        if mine != theirs: return False
+        for f in ('checkpoint.pt', 'train_log.jsonl'):
+            if (src/f).is_file(): shutil.copyfile(src/f, ctx.round_dir/f)
+        return True
 
     def fit_kwargs(self, round_index:int) -> dict:
         "The config's SGD settings with this round's epochs (`round_epochs`)."
