@@ -595,6 +595,8 @@ def collect_results(runs_dir, # `<out>/<dataset>/<profile>`
 def _update_results(base, dataset, profile, methods, params) -> dict:
     "Merge the finished methods into `<base>/results.json` (methods run earlier are kept)."
     res = collect_results(base, dataset, profile, methods)
+    done = res['methods']  # rows in the order asked for (cam first), not in the order parallel units finished
+    res['methods'] = {m: done[m] for m in [*methods, *done] if m in done}
     res.update(data_root=params['data_root'], seed=params['seed'], updated_at=datetime.datetime.now().isoformat(timespec='seconds'))
     if res['methods']: check_results(res)
     write_json(Path(base)/'results.json', res)
@@ -666,7 +668,7 @@ def reproduce_seeds(seeds, # e.g. '0,1,2'
     return per
 
 
-# %% ../nbs/10_repro.ipynb #4cb779ba
+# %% ../nbs/10_repro.ipynb #b53876f8
 import signal, subprocess
 from .core import cpu_budget, pick_device
 
