@@ -126,3 +126,6 @@ def test_train_reuses_model_pt_when_only_inference_settings_differ(tmp_path):
     import pytest
     with pytest.raises(ConfigError, match='other training settings'):
         train_method('cam', ds, tmp_path, CamConfig.for_profile('smoke', lr=0.01), device='cpu', progress=False)
+    # another network under the same optimiser settings (a wider backbone): the checkpoint names itself instead of a shape dump
+    with pytest.raises(ConfigError, match='do not fit this network'):
+        train_method('cam', ds, tmp_path, CamConfig.for_profile('smoke', width=2 * CamConfig.for_profile('smoke').width), device='cpu', progress=False)

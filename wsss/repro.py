@@ -622,7 +622,10 @@ def _run_side_stage(stage:str, od:Path, label:str, params:dict, force, log, stre
     if done is not None and not force:
         log(f"[{label}] ... skipped (finished {done.get('finished_at', '?')})"); return False
     stage_record_path(od, stage).unlink(missing_ok=True)
-    if force: stage_clock_path(od, stage).unlink(missing_ok=True)
+    if force:  # redo from scratch: its checkpoints and outputs too (the library would resume or skip them)
+        stage_clock_path(od, stage).unlink(missing_ok=True)
+        for p in (od.iterdir() if od.is_dir() else []):
+            if p.name not in ('logs', 'stages'): shutil.rmtree(p) if p.is_dir() else p.unlink()
     if stream is not None: log(f"[{label}] ...")
     with StageClock(od, stage):
         execute_stage(nbdir/f'{stage}.ipynb', od/f'{stage}.ipynb', dict(params, out_dir=str(od)), cwd=od,

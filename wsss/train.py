@@ -241,7 +241,11 @@ def fit(model:torch.nn.Module, # the network (moved to `device`)
         if state.get('fingerprint') != fingerprint:
             raise ConfigError(f"{ckpt_path}: written with other training settings {state.get('fingerprint')} != {fingerprint}; "
                               f"use a new out_dir or resume=False")
-        model.load_state_dict(state['model']); opt.load_state_dict(state['optimizer']); scaler.load_state_dict(state['scaler'])
+        try: model.load_state_dict(state['model'])
+        except RuntimeError as e:  # same optimiser settings, another network (e.g. a changed width or number of prototypes)
+            raise ConfigError(f"{ckpt_path}: its weights do not fit this network ({str(e).splitlines()[0]} ...); it was written with "
+                              f"other model settings: use a new out_dir or resume=False") from None
+        opt.load_state_dict(state['optimizer']); scaler.load_state_dict(state['scaler'])
         _set_rng_state(state['rng'])
         start_epoch, step, history, seconds0 = state['epoch'], state['step'], state['history'], state['seconds']
         if progress and main and start_epoch:  # say so: the bar starts part-way and the seconds include the earlier run
