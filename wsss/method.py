@@ -132,6 +132,11 @@ class Method:
     adopts_cam_run: ClassVar[bool] = False # under `wsss reproduce` its training reuses the `cam` run's classifier (so `--jobs` starts it after cam's train_cam)
     ablation_size: ClassVar[dict] = {} # profile -> keyword sizes of `ablation(out, dataset, **size, ...)`, the `ablation` stage of `wsss reproduce`
 
+    @staticmethod
+    def ablation(out, dataset, *, seed:int=0, profile:str='quick', device='cpu', table=None, **size) -> list:
+        "The method's switches measured side by side (rows of dicts; markdown `table` written); methods with an `ablation_size` entry define it."
+        raise NotImplementedError("this method has no ablation (set ablation_size and ablation together)")
+
     def __init__(self, cfg:MethodConfig|None=None, # a Config; None = Config.for_profile(profile, **overrides)
                  *, profile:str='quick', **overrides):
         if cfg is None: cfg = self.Config.for_profile(profile, **overrides)

@@ -466,6 +466,7 @@ def reproduce(methods='all', # method keys (comma-separated or a list) from the 
         if keep_clean in (p, *p.parents): raise ConfigError(f"{name} {p}: outputs must not go into the notebooks folder {keep_clean}")
     if not isinstance(nproc, int) or nproc < 1: raise ConfigError(f"--nproc must be a positive integer, got {nproc!r}")
     jobs = resolve_jobs(jobs, device, nproc)
+    saliency_root = str(Path(saliency_root).expanduser().resolve()) if saliency_root else None  # every stage and child gets the same path
     if ann_file or image_dir:
         if dataset != 'coco': raise ConfigError(f"--ann-file/--image-dir describe a COCO layout; they need --dataset coco, not {dataset!r}")
         data_root = coco_view(out, data_root, ann_file=ann_file, image_dir=image_dir)
@@ -483,7 +484,7 @@ def reproduce(methods='all', # method keys (comma-separated or a list) from the 
     for line in random_init_warnings(dataset, profile, {m: s.Config.for_profile(profile).weights for m, s in specs.items()}): log(line)
     if any(s in stages for s in METHOD_STAGES):  # bad files fail here, in seconds, not minutes into training
         needs_sal = any('saliency' in s.needs for s in specs.values())  # opened as train_cam will: the folder, else <data>/Saliency or the stand-in
-        check_run_data(dataset, root, profile, log=log, saliency=(str(Path(saliency_root).expanduser().resolve()) if saliency_root else 'auto') if needs_sal else False)
+        check_run_data(dataset, root, profile, log=log, saliency=(saliency_root or 'auto') if needs_sal else False)
     base = out/dataset/profile
     params = dict(dataset=dataset, data_root=str(root), profile=profile, device=device, seed=seed)
     ablations = [m for m in methods if profile in specs[m].ablation_size] if ABLATION_STAGE in stages else []
@@ -519,7 +520,7 @@ def reproduce(methods='all', # method keys (comma-separated or a list) from the 
                         launch_torchrun(st, nproc, log_file=rd/'logs'/f'{st}_torchrun.log', method=m, dataset=dataset, data_root=str(root),
                                         profile=profile, out=str(out), device=device, seed=seed)
                     stage_params = dict(params, method=m, out_dir=str(rd))
-                    if st == 'train_cam' and saliency_root: stage_params['saliency_root'] = str(Path(saliency_root).expanduser().resolve())
+                    if st == 'train_cam' and saliency_root: stage_params['saliency_root'] = saliency_root
                     execute_stage(nbdir/f'{st}.ipynb', rd/f'{st}.ipynb', stage_params, cwd=rd,
                                   log_file=rd/'logs'/f'{st}.log', stream=stream, kernel=kernel)
                 rec = read_stage(rd, st)
@@ -532,8 +533,7 @@ def reproduce(methods='all', # method keys (comma-separated or a list) from the 
                 _write_run_json(rd, dict(params, method=m, out=str(out), figures=str(figures)), seed, device)
         if ORACLE_STAGE in stages and jobs == 1: ran_any |= _run_oracle(base, params, force, log, stream, kernel, nbdir)
         for m in (ablations if jobs == 1 else []):
-            ran_any |= _run_ablation(base, m, dict(params, saliency_root=str(Path(saliency_root).expanduser().resolve()) if saliency_root else ''),
-                                     force, log, stream, kernel, nbdir)
+            ran_any |= _run_ablation(base, m, dict(params, saliency_root=saliency_root or ''), force, log, stream, kernel, nbdir)
         results = _update_results(base, dataset, profile, methods, params)
         if REPORT_STAGE in stages:
             rec = read_stage(base, REPORT_STAGE)
@@ -717,6 +717,8 @@ def parallel_units(base, # `<out>/<dataset>/<profile>`
 
 _CHILD_ONLY = ('[wsss] ', '[data] ')  # a child's data checks, warnings and closing line: the parent's own say the same
 
+def _unit_log(logs_dir:Path, name:str) -> Path: return logs_dir/f"{name.replace(' ', '_')}.log"
+
 def _unit_error(log_path:Path, rc:int) -> str:
     lines = [l for l in log_path.read_text(errors='replace').splitlines() if l.strip()] if log_path.is_file() else []
     return next((l.removeprefix('wsss: error: ') for l in reversed(lines) if l.startswith('wsss: error: ')), lines[-1] if lines else f'exit status {rc}')
@@ -748,7 +750,7 @@ def run_units(units:list, # `Unit`s, in start order
                 if len(running) >= jobs: break
                 if u.after in names and u.after not in ended and not (u.early and u.early()): continue
                 pending.remove(u)
-                err = open(logs_dir/f"{u.name.replace(' ', '_')}.log", 'w')
+                err = open(_unit_log(logs_dir, u.name), 'w')
                 p = subprocess.Popen(u.argv, stdout=subprocess.PIPE, stderr=err, env=env, text=True, bufsize=1)
                 t = threading.Thread(target=pump, args=(p.stdout, err), daemon=True); t.start()
                 running[u.name] = (u, p, t, err)
@@ -762,7 +764,7 @@ def run_units(units:list, # `Unit`s, in start order
             err.close()
         raise
     if failed:
-        (u, rc), path = failed[0], logs_dir/f"{failed[0][0].name.replace(' ', '_')}.log"
+        (u, rc) = failed[0]; path = _unit_log(logs_dir, u.name)
         others = f"; also failed: {', '.join(v.name for v, _ in failed[1:])}" if len(failed) > 1 else ''
         raise StageFailed(f"[{u.name}] {_unit_error(path, rc)} (log of that unit: {path}{others})")
     return ran[0]
