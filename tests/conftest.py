@@ -1,10 +1,9 @@
 """Shared fixtures: the repository root and the real-data fixtures.
 
 `voc_mini` / `coco_mini` are small real datasets shipped inside the repository (`tests/fixtures/`, see their
-SOURCES.md), so the suite runs in any clone. `voc_shared` is the larger 200-image VOC set in `../shared/data`
-(or `$WSSS_SHARED_DATA`), used only by the few tests that need its size; they skip, saying why, where it is absent.
+SOURCES.md), so the suite runs in any clone. `voc_shared` is the larger 200-image VOC set, shipped in the repository
+as `data/voc_mini` (the real-image reproduction runs on it), used by the few tests that need its size.
 """
-import os
 from pathlib import Path
 import pytest
 
@@ -12,8 +11,6 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / 'tests' / 'fixtures'
 VOC_FIXTURE = FIXTURES / 'voc_mini' / 'VOCdevkit' / 'VOC2012'
 COCO_FIXTURE = FIXTURES / 'coco_mini'
-# set WSSS_SHARED_DATA to a missing folder to run the suite as a clone without ../shared would
-SHARED_DATA = Path(os.environ.get('WSSS_SHARED_DATA', ROOT.parent / 'shared' / 'data'))
 
 @pytest.fixture(scope='session')
 def repo_root() -> Path: return ROOT
@@ -30,9 +27,10 @@ def coco_mini() -> Path:
     assert COCO_FIXTURE.is_dir(), f"in-repository COCO fixture missing: {COCO_FIXTURE}"
     return COCO_FIXTURE
 
+VOC200 = ROOT / 'data' / 'voc_mini' / 'VOCdevkit' / 'VOC2012'
+
 @pytest.fixture(scope='session')
 def voc_shared() -> Path:
-    "The larger shared VOC set (200 images), where this checkout has it."
-    root = SHARED_DATA / 'voc_mini' / 'VOCdevkit' / 'VOC2012'
-    if not root.is_dir(): pytest.skip(f"optional larger VOC set not present: {root} (the in-repository fixture covers the required checks)")
-    return root
+    "The 200-image VOC set shipped in the repository (`data/voc_mini`, see its SOURCES.md)."
+    assert VOC200.is_dir(), f"in-repository 200-image VOC set missing: {VOC200}"
+    return VOC200

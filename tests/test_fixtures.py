@@ -34,7 +34,19 @@ def test_voc_fixture_is_small_real_and_covers_every_class():
     size = sum(p.stat().st_size for p in FIX.rglob('*') if p.is_file())
     assert size < 3_000_000, f"fixtures grew to {size} bytes: keep them small"
 
-def test_no_test_reads_the_shared_folder_directly():
-    "Tests reach ../shared only through conftest's optional `voc_shared` fixture, which skips where it is absent."
+def test_no_test_reads_the_shared_folder():
+    "Tests never reach ../shared (users have none): the 200-image set is shipped as data/voc_mini."
     for p in TESTS.glob('test_*.py'):
         assert not re.search(r"['\"]shared['\"]", p.read_text()), f"{p.name} builds a path into ../shared: use the voc_mini/coco_mini fixtures"
+
+def test_shipped_voc200_is_the_recorded_set(repo_root):
+    "data/voc_mini: 200 VOC 2012 pairs, each file's md5 equal to its record in sources.csv."
+    import csv, hashlib
+    root = repo_root / 'data' / 'voc_mini'
+    rows = list(csv.DictReader(open(root / 'sources.csv')))
+    voc = root / 'VOCdevkit' / 'VOC2012'
+    assert len(list((voc / 'JPEGImages').glob('*.jpg'))) == 200 and len(list((voc / 'SegmentationClass').glob('*.png'))) == 200
+    recorded = {r['file']: r['md5'] for r in rows if r['file'].startswith(('JPEGImages/', 'SegmentationClass/'))}
+    assert len(recorded) >= 400
+    bad = [f for f, md5 in recorded.items() if (voc / f).is_file() and hashlib.md5((voc / f).read_bytes()).hexdigest() != md5]
+    assert not bad, f"files differ from their source record: {bad[:5]}"

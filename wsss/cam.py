@@ -350,9 +350,11 @@ def image_class_scores(method, # object with `class_scores(model, images)` (a Me
                        device='auto', # 'auto', 'cpu' or 'cuda[:N]'
                        batch_size:int=32, # images per forward (images of one size are batched together)
                        amp='auto', # autocast dtype on CUDA; ignored on CPU
+                       scale:float=1.0, # images resized by this factor first (bilinear, antialiased): an ImageNet net reads 500 px photos best near 320 px
                       ) -> tuple[np.ndarray, np.ndarray]:
     "(logits float32 N x C, labels float32 N x C) of every image of `dataset`, in dataset order."
     if batch_size < 1: raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    if not scale > 0: raise ConfigError(f"scale must be > 0, got {scale!r}")
     dev = pick_device(device); dt = amp_dtype(dev, amp)
     model = model.to(dev).eval()
     inputs = _CamInputs(dataset, range(len(dataset)))
@@ -364,6 +366,9 @@ def image_class_scores(method, # object with `class_scores(model, images)` (a Me
                 it = inputs[k]; groups.setdefault(tuple(it['image'].shape), []).append((k, it))
             for items in groups.values():
                 x = torch.stack([it['image'] for _, it in items]).to(dev)
+                if scale != 1.0:
+                    size = [max(1, round(s * scale)) for s in x.shape[-2:]]
+                    x = F.interpolate(x, size=size, mode='bilinear', align_corners=False, antialias=scale < 1)
                 with torch.autocast(dev.type, dtype=dt or torch.float32, enabled=dt is not None):
                     s = (model(x) if method is None else method.class_scores(model, x)).float().cpu()
                 if s.dim() != 2 or s.shape[0] != len(items):
@@ -377,10 +382,11 @@ def eval_classification(method, # a Method (its `class_scores` hook) or None to 
                         dataset, # a labelled split (the val split in `train_cam`)
                         device='auto', batch_size:int=32, amp='auto',
                         threshold:float=0.5, # on sigmoid scores, for F1
+                        scale:float=1.0, # images resized by this factor first (`image_class_scores`)
                        ) -> dict:
     "Image-level `cls_map` and macro `cls_f1` of `model` on `dataset` (see `wsss.metrics.classification_scores`)."
     from wsss.metrics import classification_scores
-    s, y = image_class_scores(method, model, dataset, device=device, batch_size=batch_size, amp=amp)
+    s, y = image_class_scores(method, model, dataset, device=device, batch_size=batch_size, amp=amp, scale=scale)
     return classification_scores(s, y, getattr(dataset, 'class_names', None), threshold=threshold)
 
 # %% ../nbs/07_cam.ipynb #a2c0c585

@@ -486,7 +486,7 @@ def _cmd_make_sem_seg_labels(a):
     ds = _run_stage_dataset(a)
     if a.checkpoint: cfg, net = load_relation_net(a.checkpoint, a.device)
     elif a.train_labels:
-        cfg = RefineConfig.for_profile(a.profile, kind or 'irn')
+        cfg = RefineConfig.for_profile(a.profile, kind or 'irn', dataset=a.dataset)
         res = train_relation_net(ds, a.train_labels, Path(a.out).parent/(Path(a.out).name + '_relation'), cfg, device=a.device, seed=a.seed, progress=not a.quiet)
         net = res['model']; print(f"relation net ({cfg.kind}) {'reused' if res['reused'] else 'trained'}: {res['path']}")
     else: raise ConfigError("make-sem-seg-labels: give --checkpoint (a relation net) or --train-labels (confident labels to train one)")
@@ -520,7 +520,7 @@ def _cmd_train_seg(a):
     from wsss.segment import SegConfig, train_segmentation
     over = {k: getattr(a, k) for k in ('arch', 'backbone', 'weights', 'init', 'batch_size') if getattr(a, k) is not None}
     if a.epochs: over.update(epochs=a.epochs, iterations=0)
-    cfg = SegConfig.for_profile(a.profile, **over)
+    cfg = SegConfig.for_profile(a.profile, dataset=a.dataset, **over)
     ds = _run_stage_dataset(a)
     labels = None if a.labels == 'gt' else a.labels
     if labels is not None and not Path(labels).is_dir(): raise DataError(f"--labels {labels}: no such folder")

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['WsssError', 'DataError', 'ConfigError', 'WeightsError', 'Settings', 'seed_everything', 'cpu_budget', 'pick_device',
-           'amp_dtype', 'atomic_path', 'visible_files', 'write_text', 'write_json', 'json_ready', 'read_json',
-           'save_npz', 'package_versions', 'git_commit', 'provenance']
+__all__ = ['REAL_DATASETS', 'WsssError', 'DataError', 'ConfigError', 'WeightsError', 'Settings', 'seed_everything',
+           'profile_variant', 'cpu_budget', 'pick_device', 'amp_dtype', 'atomic_path', 'visible_files', 'write_text',
+           'write_json', 'json_ready', 'read_json', 'save_npz', 'package_versions', 'git_commit', 'provenance']
 
 # %% ../nbs/00_core.ipynb #8342bea8
 class WsssError(Exception):
@@ -54,6 +54,15 @@ def seed_everything(seed:int, # seed for python, numpy and torch
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+# %% ../nbs/00_core.ipynb #381643f9
+REAL_DATASETS = ('voc', 'coco')
+
+def profile_variant(profile:str, # 'smoke', 'quick', 'paper' (or a variant key, returned as it is)
+                    dataset:str|None=None, # 'synthetic', 'voc', 'coco'; None = synthetic
+                   ) -> str:
+    "The settings key of `profile` on `dataset`: 'quick_real' for `quick` on real photos (the pretrained CPU backbone), else `profile`."
+    return 'quick_real' if profile == 'quick' and dataset in REAL_DATASETS else profile
 
 # %% ../nbs/00_core.ipynb #700ff129
 def cpu_budget() -> int:

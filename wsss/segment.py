@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import ConfigError, DataError, Settings, WeightsError, atomic_path, pick_device, seed_everything
+from .core import ConfigError, DataError, Settings, WeightsError, atomic_path, pick_device, profile_variant, seed_everything
 from .data import IMAGENET_MEAN, IMAGENET_STD
 from .nets import build_backbone, resolve_weights, load_imagenet_backbone, state_dict_mismatch
 from .train import OPTIMIZERS, fit, make_loader
@@ -55,12 +55,18 @@ class SegConfig(Settings):
     poly_power: float = 0.9 # poly schedule power
     test_scales: tuple = (0.5, 0.75, 1.0) # inference scales
     test_flip: bool = True # add horizontal flips at inference
+    output_stride: int = 8 # DeepLab-v2: 8 (layer3/layer4 dilated 2/4); 16: layer4 dilated 2, a quarter of the cells
     CPU_PROFILES: ClassVar[dict] = {
         'quick': dict(backbone='tiny', weights='random', width=16, aspp_rates=(1, 2, 3, 4), crop_size=96, resize_long=(80, 112),
                       batch_size=16, iterations=0, epochs=12, optimizer='adamw', lr=0.004, head_lr_mult=1.0, weight_decay=1e-4,
                       test_scales=(1.0,)),
         'smoke': dict(backbone='tiny', weights='random', width=8, aspp_rates=(1, 2), crop_size=64, resize_long=(56, 72),
                       batch_size=4, iterations=0, epochs=1, lr=0.05, head_lr_mult=1.0, weight_decay=1e-4, test_scales=(1.0,), test_flip=False),
+        # quick on real photos: DeepLab-v2's head on the ImageNet EfficientNet-Lite0 (wsss.nets) at output stride 16 (at 8 its dilated
+        # depthwise stages train 8x slower on a CPU) with the ASPP rates halved to (3, 6, 9, 12); crop 256 after a long side of
+        # 256-448, batch 8, 8 epochs, SGD lr 0.01 with deeplab-pytorch's 10x on the head, wd 5e-4; test scales (0.75, 1.0) + flip
+        'quick_real': dict(backbone='efficientnet_lite0', weights='imagenet', output_stride=16, aspp_rates=(3, 6, 9, 12), crop_size=256,
+                           resize_long=(256, 448), batch_size=8, iterations=0, epochs=8, lr=0.01, head_lr_mult=10.0, test_scales=(0.75, 1.0)),
     }
 
     def __post_init__(self):
@@ -73,14 +79,18 @@ class SegConfig(Settings):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1: raise ConfigError(f"{name} must be a positive int, got {v!r}")
         if not isinstance(self.iterations, int) or self.iterations < 0: raise ConfigError(f"iterations must be an int >= 0, got {self.iterations!r}")
+        if self.output_stride not in (8, 16): raise ConfigError(f"output_stride must be 8 or 16, got {self.output_stride!r}")
         if not self.aspp_rates or min(self.aspp_rates) < 1: raise ConfigError(f"aspp_rates must be positive, got {self.aspp_rates}")
         if not self.test_scales or min(self.test_scales) <= 0: raise ConfigError(f"test_scales must be positive, got {self.test_scales}")
 
     @classmethod
-    def for_profile(cls, profile:str='quick', **overrides):
-        "The config of `profile` ('smoke', 'quick', 'paper') with `overrides`."
-        if profile not in ('smoke', 'quick', 'paper'): raise ConfigError(f"profile must be smoke, quick or paper, got {profile!r}")
-        return cls.from_dict({**(cls.CPU_PROFILES.get(profile, {})), **overrides})
+    def for_profile(cls, profile:str='quick',
+                    dataset:str|None=None, # 'quick' on 'voc'/'coco' is 'quick_real' (`wsss.core.profile_variant`)
+                    **overrides):
+        "The config of `profile` ('smoke', 'quick', 'paper') on `dataset`, with `overrides`."
+        key = profile_variant(profile, dataset)
+        if key != 'paper' and key not in cls.CPU_PROFILES: raise ConfigError(f"profile must be smoke, quick or paper, got {profile!r}")
+        return cls.from_dict({**(cls.CPU_PROFILES.get(key, {})), **overrides})
 
 
     def epochs_for(self, n_images:int) -> int:
@@ -109,11 +119,14 @@ class DeepLabV2(nn.Module):
     def __init__(self, num_classes:int, # K = C + 1 (background included)
                  backbone:str='resnet101', weights='imagenet', width:int=32, rates=(6, 12, 18, 24),
                  caffe:bool=False, # deeplab-pytorch (Caffe) conventions: stride in the 1x1 conv, ceil-mode pooling, BGR mean input
+                 output_stride:int=8, # 8 (DeepLab-v2) or 16 (layer3 keeps its stride, layer4 dilated 2)
                 ):
         super().__init__()
-        self.backbone = build_backbone(backbone, weights, (2, 2, 1, 1), width)
-        if backbone != 'resnet38d':
-            _dilate(self.backbone.layer3, 2); _dilate(self.backbone.layer4, 4)
+        if output_stride not in (8, 16): raise ConfigError(f"output_stride must be 8 or 16, got {output_stride!r}")
+        self.backbone = build_backbone(backbone, weights, (2, 2, 1, 1) if output_stride == 8 else (2, 2, 2, 1), width)
+        if backbone != 'resnet38d' and not getattr(self.backbone, 'dilates_itself', False):  # EfficientNet-Lite dilates as it is built
+            if output_stride == 8: _dilate(self.backbone.layer3, 2)
+            _dilate(self.backbone.layer4, 4 if output_stride == 8 else 2)
         if caffe:
             b = self.backbone.layer2[0]
             b.conv1.stride, b.conv2.stride = (2, 2), (1, 1)
@@ -148,7 +161,7 @@ def build_segmenter(cfg:SegConfig, num_classes:int, weights=None) -> nn.Module:
     "The segmentation net of `cfg` for K = `num_classes` (background included); `weights` overrides cfg.weights."
     w = cfg.weights if weights is None else weights
     if cfg.arch == 'deeplabv3': return TorchvisionDeepLabV3(num_classes, cfg.backbone, w)
-    net = DeepLabV2(num_classes, cfg.backbone, w, cfg.width, cfg.aspp_rates, caffe=bool(cfg.init))
+    net = DeepLabV2(num_classes, cfg.backbone, w, cfg.width, cfg.aspp_rates, caffe=bool(cfg.init), output_stride=cfg.output_stride)
     if cfg.init and weights is None: load_deeplab_pytorch_init(net, cfg.init)
     return net
 

@@ -23,10 +23,12 @@ class CamConfig(MethodConfig):
     `cam_weight_decay` 1e-4, poly power 0.9 (`misc/torchutils.PolyOptimizer`), `cam_scales` (1.0, 0.5, 1.5, 2.0) +
     flip (`net/resnet50_cam.CAM`), `cam_eval_thres` 0.15, `conf_fg_thres` 0.30, `conf_bg_thres` 0.05.
     `official_momentum_bug=True` reproduces PolyOptimizer's momentum = 1e-4 (reference section 1.5).
-    `quick`/`smoke`: a random-init 'tiny' backbone on the synthetic benchmark (CPU; our choice, not from a paper)."""
+    `quick`/`smoke`: a random-init 'tiny' backbone on the synthetic benchmark (CPU; our choice, not from a paper); `quick` on
+    real photos ('quick_real'): the ImageNet EfficientNet-Lite0 recipe of `MethodConfig.PROFILES['quick_real']`."""
     PROFILES: ClassVar[dict] = {
         'paper': {},
         'quick': {**MethodConfig.PROFILES['quick']},
+        'quick_real': {**MethodConfig.PROFILES['quick_real']},
         'smoke': {**MethodConfig.PROFILES['smoke']},
     }
 

@@ -66,6 +66,7 @@ class ProtoMTNConfig(AuxSegNetConfig):
     PROFILES: ClassVar[dict] = {
         'paper': _with('paper'),
         'quick': _with('quick', proj_dim=32, memory_size=128, memory_per_step=32, kmeans_every=10),
+        'quick_real': _with('quick_real', proj_dim=32, memory_size=128, memory_per_step=32, kmeans_every=10),  # AuxSegNet's real-photo profile
         'smoke': _with('smoke', proj_dim=16, memory_size=32, memory_per_step=16, kmeans_every=2, kmeans_iters=3),
     }
 

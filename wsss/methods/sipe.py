@@ -44,6 +44,7 @@ class SipeConfig(MethodConfig):
     PROFILES: ClassVar[dict] = {
         'paper': {},
         'quick': {**MethodConfig.PROFILES['quick']},
+        'quick_real': {**MethodConfig.PROFILES['quick_real']},  # ImageNet EfficientNet-Lite0 on real photos (same recipe as cam)
         'smoke': {**MethodConfig.PROFILES['smoke']},
     }
 
