@@ -103,6 +103,7 @@ def test_resume_and_bad_inputs(tmp_path):
     out = tmp_path / 'crf'
     make_pseudo_labels(cams, ds, out, kind='crf', workers=0, progress=False)
     past = 1_000_000_000
+    for p in cams.iterdir(): os.utime(p, (past - 10, past - 10))  # the CAMs older than their labels: labels up to date
     for p in out.iterdir(): os.utime(p, (past, past))
     (out / 's1.png').write_bytes(b'\x89PNG broken')
     st = make_pseudo_labels(cams, ds, out, kind='crf', workers=0, progress=False)
@@ -112,6 +113,27 @@ def test_resume_and_bad_inputs(tmp_path):
     with pytest.raises(ConfigError, match='kind'): make_pseudo_labels(cams, ds, out, kind='magic', progress=False)
     (cams / 's2.npz').unlink()
     with pytest.raises(DataError, match='s2.npz'): make_pseudo_labels(cams, ds, tmp_path / 'thr', progress=False)
+
+def test_rerun_redoes_labels_that_do_not_fit(tmp_path):
+    "A label of the wrong size is recomputed; a label older than its CAM (make-cam redone) is stale; a CAM of the wrong size is named."
+    ds = Scenes()
+    cams = ds.write_cams(tmp_path / 'cams')
+    out = tmp_path / 'lab'
+    make_pseudo_labels(cams, ds, out, kind='threshold', workers=0, progress=False)
+    past = 1_000_000_000
+    for p in cams.iterdir(): os.utime(p, (past - 10, past - 10))
+    for p in out.iterdir(): os.utime(p, (past, past))
+    write_label_png(out / 's0.png', np.zeros((32, 32), np.uint8)); os.utime(out / 's0.png', (past, past))  # wrong size
+    os.utime(cams / 's2.npz', (past + 10, past + 10))  # s2's CAM remade after its label
+    st = make_pseudo_labels(cams, ds, out, kind='threshold', workers=0, progress=False)
+    assert st['n_written'] == 2 and st['n_skipped'] == len(ds) - 2
+    assert [(out / f'{i}.png').stat().st_mtime == past for i in ds.ids] == [False, True, False, True]
+    assert all(read_label_png(out / f'{i}.png').shape == ds[k]['mask'].shape for k, i in enumerate(ds.ids))
+    k, c = ds.cams[3]
+    save_cam(cams / 's3.npz', k, c[:, :32, :32])  # a CAM that does not fit its image: no label of the wrong size is written
+    with pytest.raises(DataError, match=r's3.npz: CAM is 32x32 but its image is 72x48'):
+        make_pseudo_labels(cams, ds, tmp_path / 'lab2', kind='threshold', workers=0, progress=False)
+    assert not (tmp_path / 'lab2' / 's3.png').exists()
 
 def test_eval_pseudo_labels_confident_scores(tmp_path):
     class One:

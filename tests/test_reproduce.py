@@ -207,3 +207,26 @@ def test_stage_seconds_live_in_the_stage_records(tmp_path):
     for k, st in enumerate(METHOD_STAGES): finish_stage(rd, st, {'x': 0.5}, seconds=1.0 + k)
     (rd / 'run.json').write_text(json.dumps({'seconds': {'make_cam': 99.0}}))  # stale, as after a kill
     assert method_results(rd)['seconds'] == {st: 1.0 + k for k, st in enumerate(METHOD_STAGES)}
+
+
+def test_executed_notebook_is_replaced_atomically(tmp_path, monkeypatch):
+    "papermill writes a hidden partial file; `output` is replaced only by a notebook papermill wrote whole (issue 20)."
+    import papermill as pm
+    from wsss.repro import StageFailed, execute_stage
+    out = tmp_path / 'run' / 'make_cam.ipynb'; out.parent.mkdir()
+    out.write_text('{"complete": "the previous run"}')
+    def killed(src, dst, **kw):  # cut mid-write, then interrupted
+        Path(dst).write_text('{"cells": [')
+        raise KeyboardInterrupt
+    monkeypatch.setattr(pm, 'execute_notebook', killed)
+    with pytest.raises(KeyboardInterrupt): execute_stage(tmp_path / 'nb.ipynb', out, {}, cwd=tmp_path, stream=None)
+    assert out.read_text() == '{"complete": "the previous run"}' and [p.name for p in out.parent.iterdir()] == ['make_cam.ipynb']
+    def done(src, dst, **kw): Path(dst).write_text('{"complete": "this run"}')
+    monkeypatch.setattr(pm, 'execute_notebook', done)
+    assert execute_stage(tmp_path / 'nb.ipynb', out, {}, cwd=tmp_path, stream=None) == out
+    assert out.read_text() == '{"complete": "this run"}' and [p.name for p in out.parent.iterdir()] == ['make_cam.ipynb']
+    def crashed(src, dst, **kw):  # the kernel died after papermill saved the cells that ran
+        Path(dst).write_text('{"complete": "so far"}'); raise RuntimeError('Kernel died')
+    monkeypatch.setattr(pm, 'execute_notebook', crashed)
+    with pytest.raises(StageFailed, match=str(out)): execute_stage(tmp_path / 'nb.ipynb', out, {}, cwd=tmp_path, stream=None)
+    assert out.read_text() == '{"complete": "so far"}'

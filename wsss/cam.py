@@ -15,7 +15,8 @@ from .data import IMAGENET_MEAN, IMAGENET_STD
 # %% auto #0
 __all__ = ['GEOMETRIES', 'IRN_STRIDE', 'multiscale_cam', 'register_geometry', 'resolve_geometry', 'imagenet_normalize',
            'pil_rescale', 'irn_geometry', 'aligned_geometry', 'normalize_cam', 'save_cam', 'load_cam', 'cam_ok',
-           'make_cams', 'eval_cams', 'image_class_scores', 'eval_classification', 'cam_part_shares']
+           'item_geometry', 'cam_fits', 'make_cams', 'eval_cams', 'image_class_scores', 'eval_classification',
+           'cam_part_shares']
 
 # %% ../nbs/07_cam.ipynb #c1378109
 def _rescale(x, s:float):
@@ -181,6 +182,34 @@ def cam_ok(path) -> bool:
     try: load_cam(path); return True
     except DataError: return False
 
+def item_geometry(dataset, # items dict(id, image, label, ...); `image_path(i)` and `labels` are used when present
+                  i:int, # item index
+                 ) -> tuple[tuple[int, int], np.ndarray]:
+    "((H, W), label float32[C]) of item `i`: from the image header and the label table when the dataset has them (and no transform), else from the item."
+    path_of = getattr(dataset, 'image_path', None)
+    if callable(path_of) and getattr(dataset, 'transform', None) is None:  # a transform may resize: then ask the item
+        from PIL import Image
+        try:
+            with Image.open(path_of(i)) as im: w, h = im.size  # the header only, as `read_image` decodes it (no EXIF rotation)
+            return (h, w), np.asarray(dataset.labels[i], np.float32)
+        except Exception: pass  # unreadable here: the item itself says what is wrong
+    item = dataset[i]
+    img, label = item['image'], item['label']
+    shape = tuple(img.shape[-2:]) if torch.is_tensor(img) and img.is_floating_point() and img.ndim == 3 else tuple(np.asarray(img).shape[:2])
+    return shape, np.asarray(label.float() if torch.is_tensor(label) else label, np.float32)
+
+def cam_fits(path, # an `<id>.npz` CAM file
+             size, # (H, W) of its image
+             label, # float32[C] image-level label of its image
+             has_background:bool=False, # the method's CAMs carry a background channel (key 0)
+            ) -> bool:
+    "True when `path` is a readable CAM file of this image: H x W = `size` and keys = the classes of `label` (a resume trusts nothing else)."
+    try: keys, cam = load_cam(path)
+    except DataError: return False
+    want = np.flatnonzero(np.asarray(label) > 0.5) + 1
+    if has_background: want = np.concatenate([[0], want])
+    return tuple(cam.shape[1:]) == tuple(size) and keys.tolist() == want.tolist()
+
 # %% ../nbs/07_cam.ipynb #c7dd5ff7
 class _CamInputs(torch.utils.data.Dataset):
     "Dataset items -> dict(id, image 3 x H x W normalised float32, label float32[C]) for the loader workers."
@@ -233,9 +262,12 @@ def make_cams(method, # object with `cam_forward(model, images)` and `has_backgr
     rank, world_size = (r if rank is None else int(rank)), (w if world_size is None else int(world_size))
     if not 0 <= rank < world_size: raise ConfigError(f"rank must be in 0..{world_size - 1}, got {rank}")
     mine = range(rank, len(ids), world_size)  # every image's file depends on that image only: shards merge exactly
-    todo = [i for i in mine if overwrite or not cam_ok(out_dir/f'{ids[i]}.npz')]
-    dev = pick_device(device); dt = amp_dtype(dev, amp)
     has_bg = bool(getattr(method, 'has_background', False))
+    have = [i for i in mine if not overwrite and (out_dir/f'{ids[i]}.npz').is_file()]
+    unfit = [i for i in have if not cam_fits(out_dir/f'{ids[i]}.npz', *item_geometry(dataset, i), has_background=has_bg)]
+    done = set(have) - set(unfit)  # existing files are trusted only when they fit their image (size, classes) and read back
+    todo = [i for i in mine if i not in done]
+    dev = pick_device(device); dt = amp_dtype(dev, amp)
     model = model.to(dev).eval()
     if dev.type == 'cuda': model = model.to(memory_format=torch.channels_last)
     def cam_fn(x):
@@ -271,7 +303,7 @@ def make_cams(method, # object with `cam_forward(model, images)` and `has_backgr
                 n += len(items); bar.update(len(items))
     secs = time.perf_counter() - t0
     barrier()  # under torchrun: every shard's files are written when make_cams returns
-    return dict(out_dir=str(out_dir), n_images=len(ids), n_written=n, n_skipped=len(mine) - len(todo), rank=rank, world_size=world_size,
+    return dict(out_dir=str(out_dir), n_images=len(ids), n_written=n, n_skipped=len(mine) - len(todo), n_redone=len(unfit), rank=rank, world_size=world_size,
                 seconds=round(secs, 3), images_per_s=(n/secs if n and secs > 0 else None),
                 scales=list(scales), flip=flip, device=str(dev), geometry=geo,
                 amp=str(dt).replace('torch.', '') if dt and geo == 'aligned' else 'off',

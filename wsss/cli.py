@@ -4,16 +4,17 @@
 
 # %% ../nbs/11_cli.ipynb #97c0ffba
 from __future__ import annotations
-import argparse, sys, time
+import argparse, os, sys, time
 from pathlib import Path
 from .core import WsssError, ConfigError, DataError, WeightsError
 from .repro import DATASETS, PROFILES, STAGES, StageFailed, reproduce
 
 # %% auto #0
-__all__ = ['CAM_MANIFEST', 'EVAL_CAM_EXTRAS', 'register_subcommand', 'HelpFormatter', 'build_parser', 'main', 'add_data_parser',
-           'add_eval_parser', 'add_reproduce_parser', 'add_ddp_stage_parser', 'load_checkpoint', 'check_cam_folder',
-           'add_make_cam_parser', 'add_eval_cam_parser', 'eval_cam_table', 'eval_cam_classification',
-           'add_make_pseudo_parser', 'add_make_sem_seg_labels_parser', 'add_train_seg_parser', 'add_make_seg_parser']
+__all__ = ['CAM_MANIFEST', 'EVAL_CAM_EXTRAS', 'register_subcommand', 'HelpFormatter', 'build_parser', 'check_out_dir',
+           'check_out_file', 'main', 'add_data_parser', 'add_eval_parser', 'add_reproduce_parser',
+           'add_ddp_stage_parser', 'load_checkpoint', 'check_cam_folder', 'add_make_cam_parser', 'add_eval_cam_parser',
+           'eval_cam_table', 'eval_cam_classification', 'add_make_pseudo_parser', 'add_make_sem_seg_labels_parser',
+           'add_train_seg_parser', 'add_make_seg_parser']
 
 # %% ../nbs/11_cli.ipynb #903bb39b
 _SUBCOMMANDS: list = []
@@ -57,12 +58,47 @@ def _version():
         from wsss import __version__; return __version__
     except ImportError: return '?'
 
+def check_out_dir(path, # a folder the command will write into (created when absent)
+                  opt:str='--out', # the option that named it, for the message
+                 ) -> Path:
+    "ConfigError (one line, before any work) unless `path` is a folder, or can be created, that this user can write."
+    p = Path(path)
+    if p.exists() and not p.is_dir(): raise ConfigError(f"{opt} {p}: is an existing file, not a folder (give a folder path)")
+    q = p
+    while not q.exists() and q != q.parent: q = q.parent
+    if not q.is_dir(): raise ConfigError(f"{opt} {p}: cannot be created, {q} is a file")
+    if not os.access(q, os.W_OK | os.X_OK): raise ConfigError(f"{opt} {p}: {q} is not writable")
+    return p
+
+def check_out_file(path, # a file the command will write (replaced atomically)
+                   opt:str='--json', # the option that named it
+                  ) -> Path:
+    "ConfigError (one line, before any work) unless `path` can be written as a file."
+    p = Path(path)
+    if p.is_dir(): raise ConfigError(f"{opt} {p}: is a folder; give a file name (e.g. {p/'scores.json'})")
+    check_out_dir(p.parent if str(p.parent) else Path('.'), opt + ' folder')
+    return p
+
+_OUT_DIRS, _OUT_FILES = ('out', 'figures'), ('json',)  # argparse dests checked before any command runs
+
+def _os_error(e:OSError) -> str:
+    "One line for an OSError no check caught (a folder made read-only meanwhile, a full disk ...): the file and the reason."
+    where = f"{e.filename}: " if e.filename else ''
+    return f"{where}{e.strerror or type(e).__name__}" + (f" ({e.filename2})" if getattr(e, 'filename2', None) else '')
+
 def main(argv=None) -> int:
     "The `wsss` console script; returns the exit status."
     args = build_parser().parse_args(argv)
-    try: return int(args.func(args) or 0)
+    try:
+        for k in _OUT_DIRS:
+            if getattr(args, k, None): check_out_dir(getattr(args, k), '--' + k)
+        for k in _OUT_FILES:
+            if getattr(args, k, None): check_out_file(getattr(args, k), '--' + k)
+        return int(args.func(args) or 0)
     except WsssError as e:
         print(f"wsss: error: {e}", file=sys.stderr); return 2
+    except OSError as e:
+        print(f"wsss: error: {_os_error(e)}", file=sys.stderr); return 2
     except StageFailed as e:
         print(f"wsss: error: {e}", file=sys.stderr); return 1
     except KeyboardInterrupt:
@@ -127,7 +163,7 @@ def add_eval_parser(sub):
                        description='Score a folder of <id>.png label maps against ground-truth PNGs.')
     e.add_argument('--pred', required=True, help='folder of predicted label PNGs')
     e.add_argument('--gt', required=True, help='folder of ground-truth label PNGs (255 = ignore)')
-    e.add_argument('--num-classes', type=_positive_int, help='classes including background (default: inferred)')
+    e.add_argument('--num-classes', type=_positive_int, help='classes including background (default: from the classes.txt next to --gt, else inferred)')
     e.add_argument('--json', metavar='OUT', help='also write the scores as JSON (atomic)')
     which = e.add_mutually_exclusive_group()
     which.add_argument('--split', metavar='NAME|FILE', help='expect the ids of this split: a name under ImageSets/Segmentation of the dataset '
@@ -137,9 +173,17 @@ def add_eval_parser(sub):
                    'record them in the JSON (default: a missing prediction is an error)')
     e.set_defaults(func=_cmd_eval)
 
+def _eval_class_names(gt):
+    "The dataset's foreground class names when its `classes.txt` sits next to the ground-truth folder (else None)."
+    from wsss.data import read_class_names
+    p = Path(gt).parent/'classes.txt'
+    return read_class_names(p) if p.is_file() else None
+
 def _cmd_eval(a):
     from wsss.metrics import eval_cli_report
-    print(eval_cli_report(a.pred, a.gt, num_classes=a.num_classes, json_out=a.json, split=a.split, ids=a.ids, allow_missing=a.allow_missing))
+    names = _eval_class_names(a.gt) if a.num_classes is None else None  # the class count is the dataset's, not inferred from predictions
+    print(eval_cli_report(a.pred, a.gt, num_classes=a.num_classes, json_out=a.json, split=a.split, ids=a.ids, allow_missing=a.allow_missing,
+                          class_names=names))
     if a.json: print(f"scores written to {a.json}")
 
 
@@ -277,6 +321,11 @@ def check_cam_folder(cam_dir, # a make-cam output folder
     ids = [str(i) for i in dataset.ids]
     missing = [i for i in ids if i not in have]
     if missing and len(missing) == len(ids):
+        npy = sorted(p.name for p in cam_dir.glob('*.npy'))
+        if npy:
+            raise DataError(f"--cams {cam_dir}: no <id>.npz CAM file for the {len(ids)} ids of split {getattr(dataset, 'split', '?')!r}, but "
+                            f"{len(npy)} .npy files ({', '.join(npy[:3])}{', ...' if len(npy) > 3 else ''}): IRN-style .npy CAM dicts are not read; "
+                            f"the format expected is <id>.npz with keys (int64[K]) and cam (K x H x W), as `wsss make-cam` writes")
         raise DataError(f"--cams {cam_dir}: no CAM file for any of the {len(ids)} ids of split {getattr(dataset, 'split', '?')!r} "
                         f"({len(have)} other .npz files there): a CAM folder of another dataset or split?")
     if missing:
@@ -337,7 +386,8 @@ def _cmd_make_cam(a):
     t0 = time.time()
     info = make_cams(method, model, data, out, scales=scales, flip=flip, device=dev, batch_size=a.batch_size or cfg.cam_batch_size,
                      geometry=geo, overwrite=a.overwrite, progress=not a.quiet)
-    print(f"{info['n_written']} CAM files written, {info['n_skipped']} already there, to {out.resolve()} "
+    redone = f" ({info['n_redone']} that did not fit their image redone)" if info.get('n_redone') else ''
+    print(f"{info['n_written']} CAM files written{redone}, {info['n_skipped']} already there, to {out.resolve()} "
           f"({kind} checkpoint, {geo} geometry, scales {','.join(map(str, scales))}{' + flip' if flip else ''}, "
           f"{info['device']}, {time.time() - t0:.1f} s)")
 
@@ -553,16 +603,19 @@ def _is_segmenter_file(path:Path) -> bool:
     import torch
     if not path.is_file(): return False
     try: saved = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception: return False
+    except Exception as e:  # truncated or not a PyTorch file at all: say so, rather than guess it is a method's checkpoint
+        raise WeightsError(f"--checkpoint {path}: unreadable PyTorch file, truncated or corrupt ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0][:120]}); retrain it (train-seg) or copy it again") from None
     return isinstance(saved, dict) and saved.get('format') == 'wsss.segment/1'
 
 def _cmd_make_seg(a):
     from wsss.seginfer import make_segmentation, eval_segmentation
     ck = Path(a.checkpoint)
     if not ck.exists(): raise WeightsError(f"--checkpoint {ck}: not found")
+    is_seg = _is_segmenter_file(ck)  # a truncated file is named here, before the dataset is opened
     ds = _run_stage_dataset(a)
     crf_preset = None
-    if _is_segmenter_file(ck):
+    if is_seg:
         from wsss.segment import load_segmenter
         if a.geometry == 'official': raise ConfigError("--geometry official applies to a method's own segmenter, not to a seg.pt")
         cfg, model, _ = load_segmenter(ck, a.device)

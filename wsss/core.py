@@ -12,7 +12,8 @@ import numpy as np
 # %% auto #0
 __all__ = ['REAL_DATASETS', 'WsssError', 'DataError', 'ConfigError', 'WeightsError', 'Settings', 'seed_everything',
            'profile_variant', 'cpu_budget', 'pick_device', 'amp_dtype', 'atomic_path', 'visible_files', 'write_text',
-           'write_json', 'json_ready', 'read_json', 'save_npz', 'package_versions', 'git_commit', 'provenance']
+           'write_json', 'json_ready', 'read_json', 'read_text', 'save_npz', 'package_versions', 'git_commit',
+           'provenance']
 
 # %% ../nbs/00_core.ipynb #8342bea8
 class WsssError(Exception):
@@ -147,6 +148,19 @@ def read_json(path, default=None):
     if not path.exists(): return default
     try: return json.loads(path.read_text())
     except json.JSONDecodeError as e: raise DataError(f"{path}: not valid JSON ({e})") from None
+
+def read_text(path, # a small text file the user supplies (split list, class names, labels)
+              what:str='text file', # what it is, for the message
+             ) -> str:
+    "UTF-8 text of `path`, a leading byte-order mark dropped; a DataError naming the file and the encoding expected otherwise."
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] in (b'\xff\xfe', b'\xfe\xff'):
+        raise DataError(f"{path}: {what} is UTF-16 encoded; save it as UTF-8 (plain ASCII ids work everywhere)")
+    try: return raw.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: {what} is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}; Latin-1 or another "
+                        f"legacy encoding?); save it as UTF-8") from None
 
 def save_npz(path, **arrays) -> Path:
     "Atomically save arrays to an uncompressed `.npz` (loadable with `allow_pickle=False`)."

@@ -4,22 +4,22 @@
 
 # %% ../nbs/01_data.ipynb #ebe66f47
 from __future__ import annotations
-import colorsys, contextlib, functools, io, json, math, os, shutil, warnings
+import colorsys, contextlib, functools, io, json, math, os, pickle, shutil, warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .core import ConfigError, DataError, atomic_path, read_json, visible_files, write_json, write_text
+from .core import ConfigError, DataError, atomic_path, read_json, read_text, visible_files, write_json, write_text
 
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'VOC_CLASSES', 'COCO_CATEGORY_IDS', 'COCO_CLASSES', 'STANDIN_SALIENCY', 'STANDIN_SALIENCY_KIND',
            'SYNTHETIC_VERSION', 'SYNTHETIC_DEFAULTS', 'SYNTHETIC_PROFILES', 'IMAGENET_MEAN', 'IMAGENET_STD',
            'voc_palette', 'read_image', 'read_label_png', 'write_label_png', 'read_saliency', 'resolve_voc_root',
            'available_splits', 'split_file', 'read_split', 'read_class_names', 'default_class_names',
-           'read_class_labels', 'standin_saliency', 'SegmentationDataset', 'COCOSegmentation', 'coco_paths',
-           'write_coco_masks', 'synthetic_params', 'synthetic_sample', 'make_synthetic', 'synthetic_complete',
-           'ensure_synthetic', 'synthetic_stats', 'synthetic_figure', 'JointTransform', 'train_transform',
-           'eval_transform', 'collate', 'open_dataset', 'validate_dataset']
+           'load_label_dict_npy', 'read_class_labels', 'standin_saliency', 'SegmentationDataset', 'COCOSegmentation',
+           'coco_paths', 'write_coco_masks', 'synthetic_params', 'synthetic_sample', 'make_synthetic',
+           'synthetic_complete', 'ensure_synthetic', 'synthetic_stats', 'synthetic_figure', 'JointTransform',
+           'train_transform', 'eval_transform', 'collate', 'open_dataset', 'validate_dataset']
 
 # %% ../nbs/01_data.ipynb #0df9bfd8
 IGNORE_INDEX = 255  # void / ignore label in every mask
@@ -139,7 +139,7 @@ def read_split(root, # dataset root (any level, see `resolve_voc_root`)
     "Image ids of `split`, in file order (DataError if the list is missing, empty or repeats an id)."
     path = split_file(root, split)
     ids = []
-    for line in path.read_text().splitlines():
+    for line in read_text(path, 'split list').splitlines():
         line = line.strip()
         if not line or line.startswith('#'): continue
         ids.append(Path(line.split()[0]).stem)  # DeepLab lists: '/JPEGImages/x.jpg /SegmentationClassAug/x.png'
@@ -153,7 +153,7 @@ def read_class_names(path) -> tuple[str, ...]:
     "Foreground class names from a `classes.txt` (one per line)."
     path = Path(path)
     if not path.is_file(): raise DataError(f"{path}: class-name file does not exist")
-    names = tuple(l.strip() for l in path.read_text().splitlines() if l.strip() and not l.startswith('#'))
+    names = tuple(l.strip() for l in read_text(path, 'class-name file').splitlines() if l.strip() and not l.startswith('#'))
     if not names: raise DataError(f"{path}: no class names")
     if len(set(names)) != len(names): raise DataError(f"{path}: repeated class names")
     return names
@@ -180,17 +180,46 @@ def _int_key_to_id(k):
     s = str(int(k))  # IRN's encode_int_filename drops the underscore of 'YYYY_NNNNNN'
     return f"{s[:4]}_{s[4:]}" if len(s) == 10 else s
 
+# what IRN's cls_labels.npy (np.save of a dict {int id: float32[C]}) needs to be rebuilt, and nothing else: numpy's array
+# reconstruction from bytes. Any other global (os.system, builtins.eval, ...) in the pickle is refused before it is looked up.
+_NPY_PICKLE_GLOBALS = {(m, n) for m in ('numpy.core.multiarray', 'numpy._core.multiarray') for n in ('_reconstruct', 'scalar')} | {
+    ('numpy', 'ndarray'), ('numpy', 'dtype'), ('numpy.core.numeric', '_frombuffer'), ('numpy._core.numeric', '_frombuffer')}
+
+class _ArrayDictUnpickler(pickle.Unpickler):
+    "Unpickler that builds numpy arrays, dicts, lists, strings and numbers only."
+    def find_class(self, module, name):
+        if (module, name) in _NPY_PICKLE_GLOBALS: return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused to load {module}.{name} (only numpy arrays may be rebuilt)")
+
+def load_label_dict_npy(path) -> dict:
+    "The dict a `np.save(path, {id: array})` wrote (IRN's cls_labels.npy), unpickled with numpy's array globals only (DataError otherwise)."
+    path = Path(path)
+    with open(path, 'rb') as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0)): raise ValueError(f"unsupported .npy format version {version}")
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f)
+        except ValueError as e: raise DataError(f"{path}: not a .npy file ({e})") from None
+        if dtype != object or shape != ():
+            raise DataError(f"{path}: a {dtype} array of shape {shape}, expected a pickled dict {{id: label vector}} as IRN's cls_labels.npy")
+        try: arr = _ArrayDictUnpickler(f).load()
+        except pickle.UnpicklingError as e: raise DataError(f"{path}: not a plain cls_labels.npy dict, not loaded: {e}") from None
+        except (EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
+            raise DataError(f"{path}: truncated or corrupt cls_labels.npy ({type(e).__name__}: {e})") from None
+    d = arr.item() if isinstance(arr, np.ndarray) and arr.shape == () else arr
+    if not isinstance(d, dict): raise DataError(f"{path}: expected a pickled dict {{id: label vector}}, got {type(d).__name__}")
+    return d
+
 def read_class_labels(path, # labels.txt / labels.json / cls_labels.npy
                       class_names=VOC_CLASSES, # foreground class names, length C (label k is class_names[k-1])
                      ) -> dict[str, np.ndarray]:
-    "Image-level labels {id: float32[C]} from a class-label file (`.npy` is unpickled: trusted files only)."
+    "Image-level labels {id: float32[C]} from a class-label file (`.npy`: a dict of arrays only, see `load_label_dict_npy`)."
     path, C = Path(path), len(class_names)
     if not path.is_file(): raise DataError(f"{path}: class-label file does not exist")
     out = {}
     if path.suffix == '.npy':
-        try: d = np.load(path, allow_pickle=True).item()  # a pickled dict: only files the user named explicitly
-        except (OSError, ValueError, EOFError, AttributeError, ImportError) as e: raise DataError(f"{path}: not a cls_labels.npy dict ({e})") from None
-        if not isinstance(d, dict): raise DataError(f"{path}: expected a pickled dict {{id: float32[{C}]}}, got {type(d).__name__}")
+        d = load_label_dict_npy(path)
         for k, v in d.items():
             v = np.asarray(v, np.float32).reshape(-1)
             if v.shape != (C,): raise DataError(f"{path}: entry {k!r} has {v.size} values, expected {C} (one per class)")
@@ -200,7 +229,7 @@ def read_class_labels(path, # labels.txt / labels.json / cls_labels.npy
         if not isinstance(d, dict): raise DataError(f"{path}: expected a JSON object {{id: [class names]}}")
         for k, v in d.items(): out[str(k)] = _labels_from_names([str(t) for t in v], class_names, f"{path}: entry {k!r}")
     else:
-        for n, line in enumerate(path.read_text().splitlines(), 1):
+        for n, line in enumerate(read_text(path, 'class-label file').splitlines(), 1):
             if not line.strip() or line.lstrip().startswith('#'): continue
             parts = line.rstrip('\n').split('\t')
             if len(parts) == 1: parts = line.split(maxsplit=1) + ['']

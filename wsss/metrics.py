@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
-from .core import ConfigError, DataError, visible_files, write_json
+from .core import ConfigError, DataError, read_text, visible_files, write_json
 from .data import VOC_CLASSES, read_label_png
 
 # %% auto #0
@@ -293,7 +293,7 @@ def _pair_counts(pred_path:Path, gt_path:Path) -> np.ndarray:
 
 def _read_id_list(path:Path) -> list[str]:
     "Ids of a list file: the first token of each line, as a file stem (plain ids or DeepLab's two-column lists)."
-    ids = [Path(l.split()[0]).stem for l in path.read_text().splitlines() if l.strip() and not l.lstrip().startswith('#')]
+    ids = [Path(l.split()[0]).stem for l in read_text(path, 'id list').splitlines() if l.strip() and not l.lstrip().startswith('#')]
     if not ids: raise DataError(f"{path}: id list is empty")
     return ids
 

@@ -11,7 +11,7 @@ from .core import ConfigError, DataError
 from .data import read_label_png, write_label_png
 from .metrics import ConfusionMeter, cam_labels
 from .crf import crf_labels, crf_map, crf_softmax
-from .cam import load_cam
+from .cam import item_geometry, load_cam
 
 # %% auto #0
 __all__ = ['KINDS', 'has_background', 'cam_to_label', 'crf_refined_label', 'ir_label', 'make_pseudo_labels', 'eval_pseudo_labels']
@@ -109,16 +109,24 @@ def _pseudo_one(i:int, dataset, cam_dir, out_dir, kind:str, params:dict) -> str:
     cam_path = Path(cam_dir)/f"{item['id']}.npz"
     keys, cam = load_cam(cam_path)
     image = None if kind == 'threshold' else np.asarray(item['image'])
-    if image is not None and image.shape[:2] != cam.shape[1:]:
-        raise DataError(f"{cam_path}: CAM is {cam.shape[1:]} but its image is {image.shape[:2]}")
+    size = image.shape[:2] if image is not None else item_geometry(dataset, i)[0]
+    if tuple(size) != tuple(cam.shape[1:]):  # a label of the wrong size is never written
+        raise DataError(f"{cam_path}: CAM is {cam.shape[2]}x{cam.shape[1]} but its image is {size[1]}x{size[0]} (W x H); "
+                        "remake it (make-cam recomputes CAM files that do not fit their image)")
     if kind == 'threshold': lab = cam_to_label(cam, keys, params['threshold'])
     elif kind == 'crf': lab = crf_refined_label(image, cam, keys, params['threshold'], mode=params['crf_mode'], alpha=params['alpha'])
     else: lab = ir_label(image, cam, keys, params['fg_threshold'], params['bg_threshold'], params['bg_scale'])
     return str(write_label_png(Path(out_dir)/f"{item['id']}.png", lab))
 
-def _label_ok(path) -> bool:
-    try: read_label_png(path); return True
+def _label_ok(path, size=None, cam_path=None) -> bool:
+    "A label is kept when it reads back, has its image's size (H, W) and is not older than the CAM file it was made from."
+    try: lab = read_label_png(path)
     except (DataError, OSError, ValueError): return False
+    if size is not None and tuple(lab.shape) != tuple(size): return False
+    try:  # a CAM remade after the label (make-cam rerun): the label is stale
+        if cam_path is not None and Path(cam_path).stat().st_mtime_ns > Path(path).stat().st_mtime_ns: return False
+    except OSError: pass
+    return True
 
 def make_pseudo_labels(cam_dir, # folder of `<id>.npz` CAM files
                        dataset, # items dict(id, image uint8 H x W x 3, ...); needs `.ids`
@@ -146,7 +154,7 @@ def make_pseudo_labels(cam_dir, # folder of `<id>.npz` CAM files
     rank, world_size = (r if rank is None else int(rank)), (w if world_size is None else int(world_size))
     if not 0 <= rank < world_size: raise ConfigError(f"rank must be in 0..{world_size - 1}, got {rank}")
     mine = range(rank, len(ids), world_size)  # each label depends on its own image and CAM only: shards merge exactly
-    todo = [i for i in mine if overwrite or not _label_ok(out_dir/f'{ids[i]}.png')]
+    todo = [i for i in mine if overwrite or not _label_ok(out_dir/f'{ids[i]}.png', item_geometry(dataset, i)[0], cam_dir/f'{ids[i]}.npz')]
     missing = [ids[i] for i in todo if not (cam_dir/f'{ids[i]}.npz').is_file()]
     if missing: raise DataError(f"{cam_dir/(missing[0] + '.npz')}: CAM file missing ({len(missing)} of {len(todo)} ids have none; run make_cams first)")
     params = dict(threshold=threshold, fg_threshold=fg_threshold, bg_threshold=bg_threshold, bg_scale=bg_scale, crf_mode=crf_mode, alpha=alpha)

@@ -4,23 +4,23 @@
 
 # %% ../nbs/10_repro.ipynb #235d04cf
 from __future__ import annotations
-import datetime, os, shutil, sys, threading, time
+import contextlib, datetime, os, shutil, sys, threading, time
 from pathlib import Path
 from types import SimpleNamespace
 from .core import WsssError, ConfigError, DataError, WeightsError, write_json, read_json, write_text, provenance, profile_variant
 
 # %% auto #0
 __all__ = ['DATASETS', 'PROFILES', 'METHOD_STAGES', 'ORACLE_STAGE', 'ABLATION_STAGE', 'REPORT_STAGE', 'STAGES', 'STAGE_OUTPUTS',
-           'PSEUDO_KINDS', 'SMOKE_MAX_IMAGES', 'RESULT_KEYS', 'CLS_KEYS', 'ORACLE_DIR', 'DDP_STAGES', 'PAPER_REPORTED',
-           'TABLE_COLUMNS', 'run_layout', 'stage_record_path', 'stage_clock_path', 'StageClock', 'finish_stage',
-           'stage_seconds', 'read_stage', 'synthetic_root', 'resolve_data_root', 'check_choice', 'stage_split',
-           'stage_data', 'Head', 'preflight', 'check_run_data', 'StageFailed', 'experiments_dir', 'SharedKernel',
-           'execute_stage', 'parse_methods', 'parse_stages', 'stage_seconds_of', 'method_results',
-           'random_init_warnings', 'check_results', 'reproduce', 'collect_results', 'has_split', 'eval_split',
-           'ablation_dir', 'parse_seeds', 'reproduce_seeds', 'resolve_jobs', 'Unit', 'child_argv', 'parallel_units',
-           'run_units', 'run_stage_work', 'torchrun_command', 'launch_torchrun', 'coco_view', 'results_table',
-           'threshold_curves_figure', 'qualitative_figure', 'stages_table', 'results_latex', 'results_seeds_table',
-           'stage_chart_figure', 'main']
+           'PSEUDO_KINDS', 'SMOKE_MAX_IMAGES', 'RUN_LOCK', 'RUN_LOCK_PARENT_ENV', 'RESULT_KEYS', 'CLS_KEYS',
+           'ORACLE_DIR', 'DDP_STAGES', 'PAPER_REPORTED', 'TABLE_COLUMNS', 'run_layout', 'stage_record_path',
+           'stage_clock_path', 'StageClock', 'finish_stage', 'stage_seconds', 'read_stage', 'synthetic_root',
+           'resolve_data_root', 'check_choice', 'stage_split', 'stage_data', 'Head', 'preflight', 'check_run_data',
+           'StageFailed', 'experiments_dir', 'SharedKernel', 'execute_stage', 'run_lock', 'parse_methods',
+           'parse_stages', 'stage_seconds_of', 'method_results', 'random_init_warnings', 'check_results', 'reproduce',
+           'collect_results', 'has_split', 'eval_split', 'ablation_dir', 'parse_seeds', 'reproduce_seeds',
+           'resolve_jobs', 'Unit', 'child_argv', 'parallel_units', 'run_units', 'run_stage_work', 'torchrun_command',
+           'launch_torchrun', 'coco_view', 'results_table', 'threshold_curves_figure', 'qualitative_figure',
+           'stages_table', 'results_latex', 'results_seeds_table', 'stage_chart_figure', 'main']
 
 # %% ../nbs/10_repro.ipynb #63ea1519
 DATASETS = ('synthetic', 'voc', 'coco')
@@ -335,22 +335,81 @@ def execute_stage(notebook, # template notebook (.ipynb)
     log = open(log_file, 'w') if log_file else None
     extra = {} if kernel is None else dict(km=kernel.km)
     if kernel is not None: kernel.prepare(cwd)
+    # papermill rewrites its output file as cells run: it writes a hidden partial file, renamed over `output` once papermill
+    # has written it whole (finished or failed with a traceback), so `output` is always a complete notebook, never a cut one
+    partial = output.parent/f'.{output.stem}.partial.ipynb'
+    publish = lambda: partial.exists() and os.replace(partial, output)
     try:
-        pm.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name=kernel_name, cwd=str(cwd),
+        pm.execute_notebook(str(notebook), str(partial), parameters=parameters, kernel_name=kernel_name, cwd=str(cwd),
                             progress_bar=False, log_output=False, stdout_file=_Tee(log), stderr_file=_Tee(log, stream),
                             extra_arguments=_KERNEL_ARGS, **extra)
+        publish()
     except pm.PapermillExecutionError as e:
+        publish()
         msg = str(e.evalue).strip().splitlines()[0] if str(e.evalue).strip() else e.ename
         where = f"{Path(notebook).stem} stopped; executed notebook: {output}" + (f"; log: {log_file}" if log_file else '')
         if e.ename in _ERRORS: raise _ERRORS[e.ename](f"{msg} [{where}]") from None
         raise StageFailed(f"{Path(notebook).stem} failed with {e.ename}: {msg} (traceback in {output}" + (f"; log: {log_file})" if log_file else ')')) from None
-    except (WsssError, KeyboardInterrupt): raise
+    except KeyboardInterrupt:
+        partial.unlink(missing_ok=True)  # may be cut mid-write: the previous `output` (if any) stays as it was
+        raise
+    except WsssError: raise
     except Exception as e:  # the kernel died (out of memory, a crash in native code) or could not start
+        publish()  # papermill wrote what ran before raising
         raise StageFailed(f"{Path(notebook).stem} did not complete: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''} "
                           f"(executed notebook so far: {output}" + (f"; log: {log_file})" if log_file else ')')) from None
     finally:
         if log: log.close()
     return output
+
+# %% ../nbs/10_repro.ipynb #009b269f
+RUN_LOCK = '.wsss-run.lock'  # in the --out folder: the pid of the run writing there
+RUN_LOCK_PARENT_ENV = 'WSSS_RUN_LOCK_PARENT'  # set for `--jobs` children: the pid whose lock they share
+_HELD_LOCKS: dict = {}  # lock path -> open file (this process holds its flock)
+
+def _follow_parent(parent:int):
+    "A `--jobs` child: SIGINT when the parent run dies, even by SIGKILL (Linux `PR_SET_PDEATHSIG`), so it stops as an interrupted stage does."
+    import signal
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGINT))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError): pass  # not Linux: the parent's interrupt handler is all there is
+    if os.getppid() != parent: raise KeyboardInterrupt  # the parent died before this child got here
+
+def _lock_holder(path:Path) -> int|None:
+    try: return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError): return None
+
+@contextlib.contextmanager
+def run_lock(folder, # the run folder (`--out`), created if absent
+            ):
+    """One run per folder: an exclusive `flock` on `<folder>/.wsss-run.lock`, which holds the pid. A second run gets a ConfigError
+    naming the holder's pid; the kernel drops the flock of a process that dies (even by SIGKILL), so a stale lock file is taken over.
+    Re-entrant within a process, and shared with the `--jobs` children of the holder (`RUN_LOCK_PARENT_ENV`)."""
+    parent = os.environ.get(RUN_LOCK_PARENT_ENV)
+    if parent: _follow_parent(int(parent))
+    try: import fcntl
+    except ImportError: yield None; return  # no flock (Windows): no lock
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    path = (folder/RUN_LOCK).resolve()
+    if path in _HELD_LOCKS: yield path; return
+    f = open(path, 'a+')
+    try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        holder = _lock_holder(path)
+        if holder is not None and str(holder) == os.environ.get(RUN_LOCK_PARENT_ENV):
+            yield path; return  # our parent run holds it: its child works for it
+        raise ConfigError(f"--out {folder}: another wsss run (pid {holder if holder is not None else '?'}) is writing to this folder "
+                          f"(lock {path}); wait for it to finish, or use another --out") from None
+    try:
+        f.seek(0); f.truncate(); f.write(f"{os.getpid()}\n"); f.flush()
+        _HELD_LOCKS[path] = f
+        yield path
+    finally:
+        _HELD_LOCKS.pop(path, None)
+        f.close()  # releases the flock; the file stays (the next run takes it)
+
 
 # %% ../nbs/10_repro.ipynb #6ef697df
 RESULT_KEYS = ('cam_miou', 'cam_threshold', 'pseudo_miou', 'pseudo_crf_miou', 'cls_map', 'cls_f1', 'refined_miou', 'seg_miou', 'seg_crf_miou')
@@ -474,93 +533,94 @@ def reproduce(methods='all', # method keys (comma-separated or a list) from the 
     if given: root = resolve_data_root(dataset, data_root, profile, seed, out)  # path checks only: fail before the slow imports
     every = isinstance(methods, str) and methods.strip() == 'all'
     methods = parse_methods(methods)  # imports every registered method (torch)
-    if not given: root = resolve_data_root(dataset, data_root, profile, seed, out, log=log)  # generates the synthetic benchmark
-    from wsss.method import get_method
-    if every and dataset == 'coco':  # 'all' means every method this dataset can feed: COCO folders have no saliency maps
-        skip = [m for m in methods if 'saliency' in get_method(m).needs]
-        if skip: log(f"[wsss] --methods all on COCO: skipping {', '.join(skip)} (they need saliency maps, which COCO folders do not have)")
-        methods = [m for m in methods if m not in skip]
-    specs = {m: get_method(m) for m in methods}
-    for line in random_init_warnings(dataset, profile, {m: s.Config.for_profile(profile, dataset=dataset).weights for m, s in specs.items()}): log(line)
-    if any(s in stages for s in METHOD_STAGES):  # bad files fail here, in seconds, not minutes into training
-        needs_sal = any('saliency' in s.needs for s in specs.values())  # opened as train_cam will: the folder, else <data>/Saliency or the stand-in
-        check_run_data(dataset, root, profile, log=log, saliency=(saliency_root or 'auto') if needs_sal else False)
-    base = out/dataset/profile
-    params = dict(dataset=dataset, data_root=str(root), profile=profile, device=device, seed=seed)
-    ablations = [m for m in methods if profile_variant(profile, dataset) in specs[m].ablation_size] if ABLATION_STAGE in stages else []
-    kernel = None if fresh_kernels or jobs > 1 else SharedKernel()
-    try:
-        ran_any = False
-        if jobs > 1:  # every unit in a child `wsss reproduce`; the report runs here afterwards
-            child = dict(dataset=dataset, data_root=str(root), profile=profile, out=out, figures=figures, device=device, seed=seed,
-                         force=force, fresh_kernels=fresh_kernels, saliency_root=saliency_root)
-            units = parallel_units(base, methods, specs, stages, ablations, child)
-            ran_any = run_units(units, jobs, log=log, logs_dir=base/'logs'/'jobs')
-            methods_here = []
-        else: methods_here = methods
-        for m in methods_here:
-            rd = base/m
-            for st in METHOD_STAGES:
-                if st not in stages: continue
-                done = read_stage(rd, st)
-                earlier = METHOD_STAGES[:METHOD_STAGES.index(st)]
-                missing = [e for e in earlier if read_stage(rd, e) is None]
-                if missing: raise ConfigError(f"--stages: {st} of {m} needs {', '.join(missing)} first (include it in --stages)")
-                if done is not None and not force:
-                    stage_clock_path(rd, st).unlink(missing_ok=True)  # a kill between the record and the clock's removal
-                    log(f"[{m}] {st} ... skipped (finished {done.get('finished_at', '?')})")
-                    continue
-                if done is not None or force: stage_clock_path(rd, st).unlink(missing_ok=True)  # redone from scratch
-                _invalidate(rd, st, outputs=force)
-                clock = StageClock(rd, st)
-                if clock.resumed: log(f"[{m}] {st} ... resuming after an interruption ({clock.before:.1f} s spent on it before)")
-                elif stream is not None: log(f"[{m}] {st} ...")  # the progress bars that follow belong to this stage
-                with clock:
-                    if nproc > 1 and st in DDP_STAGES:  # the notebook then finds model.pt / the CAM files and records the stage
-                        launch_torchrun(st, nproc, log_file=rd/'logs'/f'{st}_torchrun.log', method=m, dataset=dataset, data_root=str(root),
-                                        profile=profile, out=str(out), device=device, seed=seed)
-                    stage_params = dict(params, method=m, out_dir=str(rd))
-                    if st == 'train_cam' and saliency_root: stage_params['saliency_root'] = saliency_root
-                    execute_stage(nbdir/f'{st}.ipynb', rd/f'{st}.ipynb', stage_params, cwd=rd,
-                                  log_file=rd/'logs'/f'{st}.log', stream=stream, kernel=kernel)
-                rec = read_stage(rd, st)
-                if rec is None: raise StageFailed(f"{st} of {m} ended without writing {stage_record_path(rd, st)} "
-                                                  f"(executed notebook: {rd/f'{st}.ipynb'}; log: {rd/'logs'/f'{st}.log'})")
-                ran_any = True
-                log(f"[{m}] {st} ... done in {stage_seconds(rec)}" + (f"; resumed {rec['resumed']}" if rec.get('resumed') else '') + _headline(rec))
-                _write_run_json(rd, dict(params, method=m, out=str(out), figures=str(figures)), seed, device)
-            if read_stage(rd, METHOD_STAGES[0]) is not None:  # also after a kill between a stage record and run.json
-                _write_run_json(rd, dict(params, method=m, out=str(out), figures=str(figures)), seed, device)
-        if ORACLE_STAGE in stages and jobs == 1: ran_any |= _run_oracle(base, params, force, log, stream, kernel, nbdir)
-        for m in (ablations if jobs == 1 else []):
-            ran_any |= _run_ablation(base, m, dict(params, saliency_root=saliency_root or ''), force, log, stream, kernel, nbdir)
-        results = _update_results(base, dataset, profile, methods, params)
-        if REPORT_STAGE in stages:
-            rec = read_stage(base, REPORT_STAGE)
-            stale = (rec is None or force or ran_any or Path(rec.get('figures_dir', '')) != figures
-                     or not all(Path(f).exists() for f in rec.get('files', [])))
-            if not results['methods']: log(f"[report] skipped: no method has finished all its stages yet")
-            elif not stale: log(f"[report] ... skipped (figures up to date in {figures})")
-            else:
-                if rec is not None: stage_clock_path(base, REPORT_STAGE).unlink(missing_ok=True)  # redone from scratch
-                stage_record_path(base, REPORT_STAGE).unlink(missing_ok=True)
-                clock = StageClock(base, REPORT_STAGE)
-                if stream is not None: log("[report] ...")
-                with clock:
-                    execute_stage(nbdir/f'{REPORT_STAGE}.ipynb', base/f'{REPORT_STAGE}.ipynb',
-                                  dict(dataset=dataset, data_root=str(root), profile=profile, runs_dir=str(base), figures_dir=str(figures)),
-                                  cwd=base, log_file=base/'logs'/f'{REPORT_STAGE}.log', stream=stream, kernel=kernel)
+    with run_lock(out):  # one run per --out folder, from the data generation on (the checks above write nothing)
+        if not given: root = resolve_data_root(dataset, data_root, profile, seed, out, log=log)  # generates the synthetic benchmark
+        from wsss.method import get_method
+        if every and dataset == 'coco':  # 'all' means every method this dataset can feed: COCO folders have no saliency maps
+            skip = [m for m in methods if 'saliency' in get_method(m).needs]
+            if skip: log(f"[wsss] --methods all on COCO: skipping {', '.join(skip)} (they need saliency maps, which COCO folders do not have)")
+            methods = [m for m in methods if m not in skip]
+        specs = {m: get_method(m) for m in methods}
+        for line in random_init_warnings(dataset, profile, {m: s.Config.for_profile(profile, dataset=dataset).weights for m, s in specs.items()}): log(line)
+        if any(s in stages for s in METHOD_STAGES):  # bad files fail here, in seconds, not minutes into training
+            needs_sal = any('saliency' in s.needs for s in specs.values())  # opened as train_cam will: the folder, else <data>/Saliency or the stand-in
+            check_run_data(dataset, root, profile, log=log, saliency=(saliency_root or 'auto') if needs_sal else False)
+        base = out/dataset/profile
+        params = dict(dataset=dataset, data_root=str(root), profile=profile, device=device, seed=seed)
+        ablations = [m for m in methods if profile_variant(profile, dataset) in specs[m].ablation_size] if ABLATION_STAGE in stages else []
+        kernel = None if fresh_kernels or jobs > 1 else SharedKernel()
+        try:
+            ran_any = False
+            if jobs > 1:  # every unit in a child `wsss reproduce`; the report runs here afterwards
+                child = dict(dataset=dataset, data_root=str(root), profile=profile, out=out, figures=figures, device=device, seed=seed,
+                             force=force, fresh_kernels=fresh_kernels, saliency_root=saliency_root)
+                units = parallel_units(base, methods, specs, stages, ablations, child)
+                ran_any = run_units(units, jobs, log=log, logs_dir=base/'logs'/'jobs')
+                methods_here = []
+            else: methods_here = methods
+            for m in methods_here:
+                rd = base/m
+                for st in METHOD_STAGES:
+                    if st not in stages: continue
+                    done = read_stage(rd, st)
+                    earlier = METHOD_STAGES[:METHOD_STAGES.index(st)]
+                    missing = [e for e in earlier if read_stage(rd, e) is None]
+                    if missing: raise ConfigError(f"--stages: {st} of {m} needs {', '.join(missing)} first (include it in --stages)")
+                    if done is not None and not force:
+                        stage_clock_path(rd, st).unlink(missing_ok=True)  # a kill between the record and the clock's removal
+                        log(f"[{m}] {st} ... skipped (finished {done.get('finished_at', '?')})")
+                        continue
+                    if done is not None or force: stage_clock_path(rd, st).unlink(missing_ok=True)  # redone from scratch
+                    _invalidate(rd, st, outputs=force)
+                    clock = StageClock(rd, st)
+                    if clock.resumed: log(f"[{m}] {st} ... resuming after an interruption ({clock.before:.1f} s spent on it before)")
+                    elif stream is not None: log(f"[{m}] {st} ...")  # the progress bars that follow belong to this stage
+                    with clock:
+                        if nproc > 1 and st in DDP_STAGES:  # the notebook then finds model.pt / the CAM files and records the stage
+                            launch_torchrun(st, nproc, log_file=rd/'logs'/f'{st}_torchrun.log', method=m, dataset=dataset, data_root=str(root),
+                                            profile=profile, out=str(out), device=device, seed=seed)
+                        stage_params = dict(params, method=m, out_dir=str(rd))
+                        if st == 'train_cam' and saliency_root: stage_params['saliency_root'] = saliency_root
+                        execute_stage(nbdir/f'{st}.ipynb', rd/f'{st}.ipynb', stage_params, cwd=rd,
+                                      log_file=rd/'logs'/f'{st}.log', stream=stream, kernel=kernel)
+                    rec = read_stage(rd, st)
+                    if rec is None: raise StageFailed(f"{st} of {m} ended without writing {stage_record_path(rd, st)} "
+                                                      f"(executed notebook: {rd/f'{st}.ipynb'}; log: {rd/'logs'/f'{st}.log'})")
+                    ran_any = True
+                    log(f"[{m}] {st} ... done in {stage_seconds(rec)}" + (f"; resumed {rec['resumed']}" if rec.get('resumed') else '') + _headline(rec))
+                    _write_run_json(rd, dict(params, method=m, out=str(out), figures=str(figures)), seed, device)
+                if read_stage(rd, METHOD_STAGES[0]) is not None:  # also after a kill between a stage record and run.json
+                    _write_run_json(rd, dict(params, method=m, out=str(out), figures=str(figures)), seed, device)
+            if ORACLE_STAGE in stages and jobs == 1: ran_any |= _run_oracle(base, params, force, log, stream, kernel, nbdir)
+            for m in (ablations if jobs == 1 else []):
+                ran_any |= _run_ablation(base, m, dict(params, saliency_root=saliency_root or ''), force, log, stream, kernel, nbdir)
+            results = _update_results(base, dataset, profile, methods, params)
+            if REPORT_STAGE in stages:
                 rec = read_stage(base, REPORT_STAGE)
-                if rec is None: raise StageFailed(f"report ended without writing {stage_record_path(base, REPORT_STAGE)} "
-                                                  f"(executed notebook: {base/f'{REPORT_STAGE}.ipynb'}; log: {base/'logs'/f'{REPORT_STAGE}.log'})")
-                log(f"[report] ... done in {stage_seconds(rec)}: {len(rec.get('files', []))} files in {figures}")
-    finally:
-        if kernel is not None: kernel.close()
-    table = read_stage(base, REPORT_STAGE) if REPORT_STAGE in stages else None
-    table = next((f for f in (table or {}).get('files', []) if f.endswith('.md')), None)
-    log(f"[wsss] {dataset}/{profile}: results in {base/'results.json'}" + (f", table in {table}" if table else '')
-        + f" ({time.time()-t_start:.1f} s in all)")
-    return results
+                stale = (rec is None or force or ran_any or Path(rec.get('figures_dir', '')) != figures
+                         or not all(Path(f).exists() for f in rec.get('files', [])))
+                if not results['methods']: log(f"[report] skipped: no method has finished all its stages yet")
+                elif not stale: log(f"[report] ... skipped (figures up to date in {figures})")
+                else:
+                    if rec is not None: stage_clock_path(base, REPORT_STAGE).unlink(missing_ok=True)  # redone from scratch
+                    stage_record_path(base, REPORT_STAGE).unlink(missing_ok=True)
+                    clock = StageClock(base, REPORT_STAGE)
+                    if stream is not None: log("[report] ...")
+                    with clock:
+                        execute_stage(nbdir/f'{REPORT_STAGE}.ipynb', base/f'{REPORT_STAGE}.ipynb',
+                                      dict(dataset=dataset, data_root=str(root), profile=profile, runs_dir=str(base), figures_dir=str(figures)),
+                                      cwd=base, log_file=base/'logs'/f'{REPORT_STAGE}.log', stream=stream, kernel=kernel)
+                    rec = read_stage(base, REPORT_STAGE)
+                    if rec is None: raise StageFailed(f"report ended without writing {stage_record_path(base, REPORT_STAGE)} "
+                                                      f"(executed notebook: {base/f'{REPORT_STAGE}.ipynb'}; log: {base/'logs'/f'{REPORT_STAGE}.log'})")
+                    log(f"[report] ... done in {stage_seconds(rec)}: {len(rec.get('files', []))} files in {figures}")
+        finally:
+            if kernel is not None: kernel.close()
+        table = read_stage(base, REPORT_STAGE) if REPORT_STAGE in stages else None
+        table = next((f for f in (table or {}).get('files', []) if f.endswith('.md')), None)
+        log(f"[wsss] {dataset}/{profile}: results in {base/'results.json'}" + (f", table in {table}" if table else '')
+            + f" ({time.time()-t_start:.1f} s in all)")
+        return results
 
 def _headline(rec) -> str:
     m = rec.get('metrics') or {}
@@ -661,9 +721,10 @@ def reproduce_seeds(seeds, # e.g. '0,1,2'
     "Run `reproduce` once per seed (runs and per-seed figures in `<out>/seeds/seed<s>`) and write the mean +- std table to `figures`."
     seeds = parse_seeds(seeds)
     per = {}
-    for s in seeds:
-        log(f"[wsss] seed {s} ({seeds.index(s) + 1}/{len(seeds)})")
-        per[s] = reproduce(seed=s, out=Path(out)/'seeds'/f'seed{s}', figures=Path(out)/'seeds'/f'seed{s}'/'figures', log=log, **kw)
+    with run_lock(out):
+        for s in seeds:
+            log(f"[wsss] seed {s} ({seeds.index(s) + 1}/{len(seeds)})")
+            per[s] = reproduce(seed=s, out=Path(out)/'seeds'/f'seed{s}', figures=Path(out)/'seeds'/f'seed{s}'/'figures', log=log, **kw)
     first = per[seeds[0]]
     path = Path(figures)/f"results_{first['dataset']}_{first['profile']}_seeds.md"
     write_text(path, results_seeds_table(list(per.values()), seeds))
@@ -731,6 +792,7 @@ def run_units(units:list, # `Unit`s, in start order
     "Run the units as child processes, `jobs` at a time with an equal share of the cores each; True if any child ran a stage."
     share = max(1, cpu_budget() // jobs)
     env = dict(os.environ, OMP_NUM_THREADS=str(share), MKL_NUM_THREADS=str(share), WSSS_CPUS=str(share))
+    env[RUN_LOCK_PARENT_ENV] = str(os.getpid())  # they share this run's lock, and stop when this process dies (see `run_lock`)
     logs_dir = Path(logs_dir); logs_dir.mkdir(parents=True, exist_ok=True)
     names = {u.name for u in units}
     pending, running, ended, failed, ran = list(units), {}, set(), [], [False]
@@ -751,13 +813,16 @@ def run_units(units:list, # `Unit`s, in start order
                 if u.after in names and u.after not in ended and not (u.early and u.early()): continue
                 pending.remove(u)
                 err = open(_unit_log(logs_dir, u.name), 'w')
-                p = subprocess.Popen(u.argv, stdout=subprocess.PIPE, stderr=err, env=env, text=True, bufsize=1)
+                p = subprocess.Popen(u.argv, stdout=subprocess.PIPE, stderr=err, env=env, text=True, bufsize=1,
+                                     start_new_session=True)  # its own process group: interrupted below with what it started
                 t = threading.Thread(target=pump, args=(p.stdout, err), daemon=True); t.start()
                 running[u.name] = (u, p, t, err)
             if running or pending: time.sleep(poll)
     except BaseException:  # interrupted (or failed here): the children stop the way an interrupted stage does, resumable
         for u, p, t, err in running.values():
-            if p.poll() is None: p.send_signal(signal.SIGINT)
+            if p.poll() is None:
+                try: os.killpg(p.pid, signal.SIGINT)
+                except OSError: p.send_signal(signal.SIGINT)
         for u, p, t, err in running.values():
             try: p.wait(timeout=60)
             except subprocess.TimeoutExpired: p.kill(); p.wait()

@@ -75,6 +75,10 @@ class SegConfig(Settings):
         if self.arch not in ARCHS: raise ConfigError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.optimizer not in OPTIMIZERS: raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.arch == 'deeplabv3' and self.backbone not in ('resnet50', 'resnet101'): raise ConfigError(f"deeplabv3 needs backbone resnet50 or resnet101, got {self.backbone!r}")
+        if self.init and (self.arch != 'deeplabv2' or self.backbone not in ('resnet50', 'resnet101')):  # the deeplab-pytorch key layout
+            raise ConfigError(f"init (--init) {self.init}: a deeplab-pytorch checkpoint fits DeepLab-v2 on a bottleneck ResNet "
+                              f"(backbone resnet101, as deeplabv2_resnet101_COCO_init.pth), not {self.arch} on backbone {self.backbone!r}; "
+                              f"use --profile paper or --backbone resnet101, or drop --init")
         for name in ('crop_size', 'batch_size', 'epochs'):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1: raise ConfigError(f"{name} must be a positive int, got {v!r}")

@@ -154,6 +154,9 @@ def _set_rng_state(s:dict):
     np.random.set_state((name, keys.numpy().astype(np.uint32), pos, g, c)); torch.set_rng_state(s['torch'])
     if s['cuda'] and torch.cuda.is_available() and len(s['cuda']) == torch.cuda.device_count(): torch.cuda.set_rng_state_all(s['cuda'])
 
+# how to discard a checkpoint, named for every way in: the stage commands (delete the file), `wsss reproduce`, Python
+_START_OVER = "delete the file to train from scratch (wsss reproduce: --force; Python: resume=False)"
+
 def _read_log(path:Path, max_step:int) -> list[str]:
     if not path.exists(): return []
     keep = []
@@ -237,14 +240,15 @@ def fit(model:torch.nn.Module, # the network (moved to `device`)
     start_epoch, step, history, seconds0 = 0, 0, [], 0.0
     if resume and ckpt_path.exists():
         try: state = torch.load(ckpt_path, map_location='cpu', weights_only=True)
-        except Exception as e: raise WsssError(f"{ckpt_path}: unreadable checkpoint ({type(e).__name__}: {e}); delete it or pass resume=False") from None
+        except Exception as e: raise WsssError(f"{ckpt_path}: unreadable checkpoint, truncated or corrupt ({type(e).__name__}: {str(e).splitlines()[0][:120]}); "
+                                        f"{_START_OVER}") from None
         if state.get('fingerprint') != fingerprint:
             raise ConfigError(f"{ckpt_path}: written with other training settings {state.get('fingerprint')} != {fingerprint}; "
-                              f"use a new out_dir or resume=False")
+                              f"use another output folder, or {_START_OVER}")
         try: model.load_state_dict(state['model'])
         except RuntimeError as e:  # same optimiser settings, another network (e.g. a changed width or number of prototypes)
             raise ConfigError(f"{ckpt_path}: its weights do not fit this network ({str(e).splitlines()[0]} ...); it was written with "
-                              f"other model settings: use a new out_dir or resume=False") from None
+                              f"other model settings: use another output folder, or {_START_OVER}") from None
         opt.load_state_dict(state['optimizer']); scaler.load_state_dict(state['scaler'])
         _set_rng_state(state['rng'])
         start_epoch, step, history, seconds0 = state['epoch'], state['step'], state['history'], state['seconds']
