@@ -310,8 +310,8 @@ class RefineConfig(Settings):
         'quick': dict(backbone='tiny', weights='random', strides=(2, 2, 1, 1), width=16, crop_size=96, resize_long=(80, 112),
                       batch_size=16, epochs=1, train_radius=5, logt=6),
         # quick on real photos: IRN's frozen-backbone recipe on the ImageNet EfficientNet-Lite0 (wsss.nets, OS16 as IRN's ResNet-50),
-        # crop 256 after a long side of 256-448 (the cam stage's), batch 8, 3 epochs (IRN), radius 10 / 5 and t = 2^8 (IRN)
-        'quick_real': dict(backbone='efficientnet_lite0', weights='imagenet', strides=(2, 2, 2, 1), crop_size=256, resize_long=(256, 448),
+        # crop 256 after a long side of 256-384 (the cam stage's), batch 8, 3 epochs (IRN), radius 10 / 5 and t = 2^8 (IRN)
+        'quick_real': dict(backbone='efficientnet_lite0', weights='imagenet', strides=(2, 2, 2, 1), crop_size=256, resize_long=(256, 384),
                            batch_size=8, epochs=3),
         'smoke': dict(backbone='tiny', weights='random', strides=(2, 2, 1, 1), width=16, crop_size=64, resize_long=(56, 72),
                       batch_size=4, epochs=1, train_radius=5, logt=6),

@@ -70,7 +70,7 @@ class AuxSegNetConfig(MethodConfig):
         # real photos on the CPU: the ImageNet EfficientNet-Lite0 of MethodConfig 'quick_real' (paper: ResNet-38d), step 0 = that
         # profile's cam classifier, 3 rounds of 2 epochs, VOC's 500 px photos rescaled by 0.5-0.9 (long side 250-450, as cam's)
         'quick_real': {**MethodConfig.PROFILES['quick_real'], **dict(rounds=3, epochs=2, head_channels=64, dilations=(2, 4, 6), resize_long=None,
-                                                                     scale_range=(0.5, 0.9), init_cam_profile='quick_real')},
+                                                                     scale_range=(0.5, 0.9), init_cam_profile='quick_real', probe_init=False)},
         'smoke': {**MethodConfig.PROFILES['smoke'], **dict(rounds=2, epochs=1, head_channels=16, dilations=(1, 2, 3), resize_long=None,
                                                            scale_range=(0.8, 1.2), init_cam_profile='smoke', sal_crf=False)},
     }
