@@ -54,12 +54,12 @@ class MethodConfig(Settings):
     cam_geometry: str = 'official' # CAM inference geometry (wsss.cam.GEOMETRIES): 'official' = the method's own, or 'aligned' (batched)
     cam_eval_thres: float = 0.15 # background threshold for CAM evaluation
     probe_init: bool = False # LP-FT: start round 0 from a logistic-regression probe on the frozen features (`linear_probe_init`)
-    cls_scale: float = 1.0 # image scale of the classification scores on val (eval_cam): 1.0 = as they are (IRN-style full size)
+    cls_scale: float = 1.0 # image scale of the classification scores on val (eval_cam) and of the LP-FT probe's features: 1.0 = as they are
     conf_fg_thres: float = 0.30 # IRN ir-label confident-foreground threshold
     conf_bg_thres: float = 0.05 # IRN ir-label confident-background threshold
     # settings that only change inference or evaluation: train_method reuses a model.pt that differs in these alone
     INFERENCE_FIELDS: ClassVar[frozenset] = frozenset({'cam_scales', 'cam_flip', 'cam_batch_size', 'cam_geometry',
-                                                       'cam_eval_thres', 'conf_fg_thres', 'conf_bg_thres', 'cls_scale'})
+                                                       'cam_eval_thres', 'conf_fg_thres', 'conf_bg_thres'})
     PROFILES: ClassVar[dict] = {
         'paper': {},
         # CPU profiles (our choice, not from a paper): a small randomly initialised backbone (no ImageNet file needed).
