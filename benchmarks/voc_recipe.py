@@ -40,15 +40,15 @@ def probes(root, sides=(224, 320, 0)):
     import torch.nn.functional as F
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score
-    from wsss.data import IMAGENET_MEAN, IMAGENET_STD, open_dataset
+    from wsss.cam import imagenet_normalize
+    from wsss.data import open_dataset
     from wsss.nets import build_backbone
     bb = build_backbone('efficientnet_lite0', 'imagenet', (2, 2, 2, 2)).eval()
-    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     def pooled(ds, side):
         X, Y = [], []
         for i in range(len(ds)):
             it = ds[i]
-            x = (torch.from_numpy(np.ascontiguousarray(it['image'])).permute(2, 0, 1)[None].float() / 255 - mean) / std
+            x = imagenet_normalize(it['image'])[None]
             if side:
                 h, w = x.shape[-2:]; k = side / max(h, w)
                 x = F.interpolate(x, size=(round(h * k), round(w * k)), mode='bilinear', antialias=True, align_corners=False)

@@ -308,16 +308,15 @@ def linear_probe_init(model:nn.Module, # a net with `features(x)` (B x D x h x w
     frozen pretrained features, globally average-pooled as the CAM classifier sees them (no intercept: CAM = w_c^T f)."""
     from sklearn.linear_model import LogisticRegression
     import torch.nn.functional as F
-    from wsss.data import IMAGENET_MEAN, IMAGENET_STD
+    from wsss.cam import imagenet_normalize
     w = model.classifier.weight
     if w.dim() != 4 or w.shape[-2:] != (1, 1): raise ConfigError(f"linear_probe_init needs a 1x1 conv classifier, got weight {tuple(w.shape)}")
-    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     was_training, feats, labels, device = model.training, [], [], w.device
     model.eval()
     with torch.no_grad():
         for i in range(len(dataset)):
             it = dataset[i]
-            x = (torch.from_numpy(np.ascontiguousarray(it['image'])).permute(2, 0, 1)[None].float() / 255 - mean) / std
+            x = imagenet_normalize(it['image'])[None]  # as the CAM stage reads images
             if scale != 1.0: x = F.interpolate(x, scale_factor=scale, mode='bilinear', antialias=scale < 1, align_corners=False)
             feats.append(model.features(x.to(device)).float().mean((2, 3))[0].cpu().numpy())
             labels.append(np.asarray(it['label'], np.float32))
