@@ -202,3 +202,30 @@ def test_step0_classifier_adopted_from_the_reproductions_cam_run(tmp_path):
         assert not _adopt_reproduced_cam(ctx(seed, root), init) and not init.exists()
     init = runs/'auxsegnet'/'train'/'init_cam'
     assert _adopt_reproduced_cam(ctx(0, data), init) and (init/'model.pt').read_bytes() == b'cam weights'
+
+def test_step0_cams_reused_from_the_cam_run_only_when_they_are_the_same(tmp_path):
+    "The step-0 CAM files are copied from the `cam` run when its model.pt is ours byte for byte and its CAM settings ours."
+    import os, time
+    from types import SimpleNamespace
+    from wsss.core import write_json
+    from wsss.methods.auxsegnet import _reuse_cam_run_cams
+    from wsss.methods.cam import CamMethod
+    runs, data = tmp_path/'runs'/'synthetic'/'quick', tmp_path/'data'
+    data.mkdir(parents=True); (runs/'cam'/'train').mkdir(parents=True); (runs/'cam'/'cams').mkdir()
+    cfg = CamMethod.Config.for_profile('smoke')
+    torch.save(dict(config=cfg.to_dict(), weights='w'), runs/'cam'/'train'/'model.pt')
+    write_json(runs/'cam'/'run.json', dict(params=dict(data_root=str(data)), seed=0))
+    old = runs/'cam'/'cams'/'old.npz'; old.write_bytes(b'before the model')
+    past = time.time() - 100; os.utime(old, (past, past))  # written for an earlier model: never copied
+    for i in ('a', 'b'): (runs/'cam'/'cams'/f'{i}.npz').write_bytes(i.encode())
+    init = runs/'auxsegnet'/'train'/'init_cam'; init.mkdir(parents=True)
+    ctx = SimpleNamespace(out_dir=runs/'auxsegnet'/'train', seed=0, dataset=SimpleNamespace(root=data))
+    out = init/'cams'
+    assert _reuse_cam_run_cams(ctx, CamMethod(cfg), out) == 0 and not out.exists()  # no step-0 model yet
+    (init/'model.pt').write_bytes((runs/'cam'/'train'/'model.pt').read_bytes())
+    assert _reuse_cam_run_cams(ctx, CamMethod(cfg.replace(cam_scales=(1.0, 0.5))), out) == 0  # other CAM settings
+    assert _reuse_cam_run_cams(ctx, CamMethod(cfg), out) == 2 and sorted(p.name for p in out.iterdir()) == ['a.npz', 'b.npz']
+    assert (out/'a.npz').read_bytes() == b'a'
+    (out/'a.npz').write_bytes(b'mine'); assert _reuse_cam_run_cams(ctx, CamMethod(cfg), out) == 0 and (out/'a.npz').read_bytes() == b'mine'
+    (init/'model.pt').write_bytes(b'retrained'); shutil_out = tmp_path/'other'
+    assert _reuse_cam_run_cams(ctx, CamMethod(cfg), shutil_out) == 0  # a different classifier: its own CAMs

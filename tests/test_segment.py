@@ -82,3 +82,20 @@ def test_torchvision_option():
     net = build_segmenter(SegConfig(arch='deeplabv3', backbone='resnet50', weights='random'), 5)
     assert isinstance(net, TorchvisionDeepLabV3) and net.eval()(torch.randn(1, 3, 64, 64)).shape == (1, 5, 64, 64)
     with pytest.raises(WeightsError, match='resnet50'): SegConfig(arch='deeplabv3', backbone='resnet50', weights='/nope/r50.pth') and build_segmenter(SegConfig(arch='deeplabv3', backbone='resnet50', weights='/nope/r50.pth'), 5)
+
+def test_frozen_stages_get_no_gradient():
+    "SegConfig.frozen_stages: stages 1..n of the backbone keep their weights and get no gradient; the rest and the ASPP train."
+    cfg = SegConfig.for_profile('smoke', frozen_stages=2)
+    net = build_segmenter(cfg, 4)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    frozen = {id(p) for i in (1, 2) for m in net.backbone.stage_modules(i) for p in m.parameters()}
+    assert frozen and not frozen & {id(p) for p in net.backbone_parameters()}
+    net(torch.randn(2, 3, 40, 48)).square().mean().backward()
+    for i in (1, 2):
+        assert all(p.grad is None for m in net.backbone.stage_modules(i) for p in m.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.backbone.layer3.parameters())
+    assert all(p.grad is not None for p in net.new_parameters())
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # backward alone changes nothing
+    assert SegConfig.for_profile('quick', dataset='voc').frozen_stages == 2 and SegConfig().frozen_stages == 0  # paper: all train
+    with pytest.raises(ConfigError, match='frozen_stages'): SegConfig(frozen_stages=5)
+    with pytest.raises(ConfigError, match='frozen_stages'): SegConfig(arch='deeplabv3', backbone='resnet50', frozen_stages=1)

@@ -339,7 +339,8 @@ def build_efficientnet_lite(arch:str='efficientnet_lite0', weights='imagenet', s
 
 # %% ../nbs/05_nets.ipynb #197ee181
 class CamNet(nn.Module):
-    "IRN CAM network: backbone -> GAP -> bias-free 1x1 classifier; `.cam(x)` gives B x C x h x w non-negative maps."
+    """IRN CAM network: backbone -> GAP -> 1x1 classifier (bias-free as IRN's; `bias=True` adds one to the class scores only);
+    `.cam(x)` gives B x C x h x w non-negative maps ReLU(w_c^T f), never with the bias."""
     def __init__(self, num_classes:int, # C, foreground classes (no background)
                  backbone:str='resnet50', # one of BACKBONES
                  weights='imagenet', # 'imagenet', 'random' or a torchvision checkpoint path
@@ -347,11 +348,13 @@ class CamNet(nn.Module):
                  frozen_stages:int=2, # stages without gradient (IRN: conv1..layer2)
                  freeze_bn_affine:bool=False, # also freeze BN gamma/beta (IRN trains them in layer3/4)
                  width:int=32, # 'tiny' backbone width
+                 bias:bool=False, # a per-class bias on the class scores (IRN: none)
                 ):
         super().__init__()
         if num_classes < 1: raise ConfigError(f"num_classes must be >= 1, got {num_classes}")
         self.backbone = build_backbone(backbone, weights, strides, width).freeze(frozen_stages, freeze_bn_affine)
-        self.classifier = nn.Conv2d(self.backbone.out_channels, num_classes, 1, bias=False)
+        self.classifier = nn.Conv2d(self.backbone.out_channels, num_classes, 1, bias=bias)
+        if bias: nn.init.zeros_(self.classifier.bias)
         self.num_classes = num_classes
 
     def stages(self, x): return self.backbone.stages(x)

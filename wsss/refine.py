@@ -24,7 +24,7 @@ __all__ = ['KINDS', 'OFFICIAL_FORMATS', 'PSA_STRIDE', 'WALK_CHUNK', 'search_offs
            'feature_affinity', 'psa_border_mask', 'transition_matrix', 'random_walk', 'BoundaryNet', 'AffinityNet',
            'affinity_labels', 'relation_loss', 'predict_affinity', 'RefineConfig', 'refinement_kind', 'LabelFolder',
            'build_relation_net', 'train_relation_net', 'load_irn_relation_checkpoint', 'load_psa_affinity_checkpoint',
-           'load_relation_net', 'relation_maps', 'refine_cam', 'make_sem_seg_labels']
+           'load_relation_net', 'relation_maps', 'irn_walk_scores', 'refine_cam', 'make_sem_seg_labels']
 
 # %% ../nbs/12_refine.ipynb #4ddcbdbc
 def search_offsets(radius:int=5, # neighbours lie strictly closer than `radius` (IRN/PSA: 5 at inference)
@@ -310,7 +310,7 @@ class RefineConfig(Settings):
         'quick': dict(backbone='tiny', weights='random', strides=(2, 2, 1, 1), width=16, crop_size=96, resize_long=(80, 112),
                       batch_size=16, epochs=1, train_radius=5, logt=6),
         # quick on real photos: IRN's frozen-backbone recipe on the ImageNet EfficientNet-Lite0 (wsss.nets, OS16 as IRN's ResNet-50),
-        # crop 256 after a long side of 256-384 (the cam stage's), batch 8, 3 epochs (IRN), radius 10 / 5 and t = 2^8 (IRN)
+        # crop 256 after a long side of 256-384 (the cam stage trains at 320: 1.6x the pixels), batch 8, 3 epochs (IRN), radius 10 / 5 and t = 2^8 (IRN)
         'quick_real': dict(backbone='efficientnet_lite0', weights='imagenet', strides=(2, 2, 2, 1), crop_size=256, resize_long=(256, 384),
                            batch_size=8, epochs=3),
         'smoke': dict(backbone='tiny', weights='random', strides=(2, 2, 1, 1), width=16, crop_size=64, resize_long=(56, 72),
@@ -506,6 +506,25 @@ def relation_maps(net, # BoundaryNet ('irn') or AffinityNet ('psa'), eval mode
     return list(net(F.pad(x, (0, -W % PSA_STRIDE, 0, -H % PSA_STRIDE))).float().cpu())
 
 @torch.no_grad()
+def irn_walk_scores(cam, # K x H x W maps in [0, 1] (float tensor)
+                    keys, # int64[K] class ids (key 0 first = own background channel)
+                    boundary, # h x w boundary probabilities of the image (`relation_maps`, kind 'irn')
+                    cfg:RefineConfig, # radius, beta, logt, bg_power
+                   ) -> torch.Tensor: # K x H x W walked scores, divided by their maximum (before the background threshold)
+    """IRN `make_sem_seg_labels.py` up to the background threshold: the CAM (to the power `bg_power` when it has its own
+    background) on the boundary grid, times 1 - B, walked 2^logt steps, upsampled to H x W and divided by its global maximum."""
+    H, W = cam.shape[1:]
+    h, w = boundary.shape
+    x = F.interpolate(cam[None], size=(h, w), mode='bilinear', align_corners=False)[0]
+    if has_background(keys): x = x.clamp(min=0) ** cfg.bg_power
+    rw = random_walk(x * (1 - boundary), path_affinity(boundary, cfg.radius), cfg.radius, cfg.beta, cfg.logt)
+    f = max(1, round(H / h))
+    up = F.interpolate(rw[None], scale_factor=f, mode='bilinear', align_corners=False)[0]
+    if up.shape[-2] < H or up.shape[-1] < W: up = F.interpolate(rw[None], size=(H, W), mode='bilinear', align_corners=False)[0]
+    up = up[:, :H, :W]
+    return up / up.max().clamp(min=1e-12)
+
+@torch.no_grad()
 def refine_cam(net, # BoundaryNet ('irn') or AffinityNet ('psa'), eval mode; or its kind ('irn'/'psa') when `maps` is given
                image, # uint8 H x W x 3
                cam, # K x H x W maps in [0, 1] (CAM file)
@@ -525,16 +544,7 @@ def refine_cam(net, # BoundaryNet ('irn') or AffinityNet ('psa'), eval mode; or 
         if isinstance(net, str): raise ConfigError("refine_cam: pass the relation net (not only its kind) when maps is None")
         maps = relation_maps(net, [np.asarray(image)], device)[0]
     if kind == 'irn':
-        B = maps
-        h, w = B.shape
-        x = F.interpolate(cam[None], size=(h, w), mode='bilinear', align_corners=False)[0]
-        if own_bg: x = x.clamp(min=0) ** cfg.bg_power
-        rw = random_walk(x * (1 - B), path_affinity(B, cfg.radius), cfg.radius, cfg.beta, cfg.logt)
-        f = max(1, round(H / h))
-        up = F.interpolate(rw[None], scale_factor=f, mode='bilinear', align_corners=False)[0]
-        if up.shape[-2] < H or up.shape[-1] < W: up = F.interpolate(rw[None], size=(H, W), mode='bilinear', align_corners=False)[0]
-        up = up[:, :H, :W]; up = up / up.max().clamp(min=1e-12)
-        ks = keys
+        up, ks = irn_walk_scores(cam, keys, maps, cfg), keys
         if not own_bg: up, ks = torch.cat([torch.full((1, H, W), float(cfg.bg_threshold)), up]), np.concatenate([[0], keys])
         return ks[up.argmax(0).numpy()].astype(np.uint8)
     # psa: background (1 - max)^alpha, pad to the feature stride, average-pool, walk, upsample, argmax (infer_aff.py)

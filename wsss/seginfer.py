@@ -63,6 +63,7 @@ def make_segmentation(method, # a Method with `segmentation_model` (None: `model
                       device='auto', # 'auto', 'cpu', 'cuda'
                       overwrite:bool=False, # redo existing PNGs
                       progress:bool=True, # tqdm bar
+                      crf_out_dir=None, # also write the CRF-refined labels of the same probabilities here (one network pass for both)
                      ) -> dict:
     "Write `<out_dir>/<id>.png` segmentation label maps (palette PNGs) for every image of `dataset`; returns statistics."
     from tqdm.auto import tqdm
@@ -71,19 +72,23 @@ def make_segmentation(method, # a Method with `segmentation_model` (None: `model
     dev = pick_device(device)
     seg = _seg_module(method, model.to(dev).eval())
     preset = crf_preset or getattr(method, 'seg_crf_preset', None) or 'deeplab'
+    dirs = [out_dir] + ([Path(crf_out_dir)] if crf_out_dir is not None else [])
+    for d in dirs[1:]: d.mkdir(parents=True, exist_ok=True)
     ids = [str(i) for i in dataset.ids]
-    todo = [i for i, id_ in enumerate(ids) if overwrite or not (out_dir/f'{id_}.png').is_file()]
+    todo = [i for i, id_ in enumerate(ids) if overwrite or not all((d/f'{id_}.png').is_file() for d in dirs)]
     t0 = time.perf_counter()
     with torch.inference_mode():
         for i in tqdm(todo, desc='make_seg', disable=not progress):
             item = dataset[i]
             img = np.asarray(item['image'])
             p = segment_probs(seg, normalize_image(img).to(dev), scales=scales, flip=flip).cpu().numpy()
-            lab = (crf_softmax(img, p, preset) if crf else p).argmax(0).astype(np.uint8)
-            write_label_png(out_dir/f"{item['id']}.png", lab)
+            refined = crf_softmax(img, p, preset) if crf or crf_out_dir is not None else None
+            write_label_png(out_dir/f"{item['id']}.png", (refined if crf else p).argmax(0).astype(np.uint8))
+            if crf_out_dir is not None: write_label_png(dirs[1]/f"{item['id']}.png", refined.argmax(0).astype(np.uint8))
     secs = time.perf_counter() - t0
     return dict(out_dir=str(out_dir), n_images=len(ids), n_written=len(todo), seconds=round(secs, 3), scales=list(scales),
-                flip=flip, crf=crf, crf_preset=preset if crf else None, device=str(dev))
+                flip=flip, crf=crf, crf_preset=preset if crf or crf_out_dir is not None else None, device=str(dev),
+                crf_out_dir=None if crf_out_dir is None else str(crf_out_dir))
 
 def eval_segmentation(pred_dir, # folder of `<id>.png` label maps
                       dataset, # items with `id` and `mask` (GT, 255 ignore); needs `.num_classes`

@@ -56,6 +56,7 @@ class SegConfig(Settings):
     test_scales: tuple = (0.5, 0.75, 1.0) # inference scales
     test_flip: bool = True # add horizontal flips at inference
     output_stride: int = 8 # DeepLab-v2: 8 (layer3/layer4 dilated 2/4); 16: layer4 dilated 2, a quarter of the cells
+    frozen_stages: int = 0 # backbone stages without gradient (deeplab-pytorch trains every convolution: 0)
     CPU_PROFILES: ClassVar[dict] = {
         'quick': dict(backbone='tiny', weights='random', width=16, aspp_rates=(1, 2, 3, 4), crop_size=96, resize_long=(80, 112),
                       batch_size=16, iterations=0, epochs=12, optimizer='adamw', lr=0.004, head_lr_mult=1.0, weight_decay=1e-4,
@@ -64,11 +65,13 @@ class SegConfig(Settings):
                       batch_size=4, iterations=0, epochs=1, lr=0.05, head_lr_mult=1.0, weight_decay=1e-4, test_scales=(1.0,), test_flip=False),
         # quick on real photos: DeepLab-v2's head on the ImageNet EfficientNet-Lite0 (wsss.nets) at output stride 16 (at 8 its dilated
         # depthwise stages train 8x slower on a CPU) with the ASPP rates halved to (3, 6, 9, 12); crop 256 after a long side of
-        # 256-384 (as the CAM stage: the pretrained net reads VOC photos best near 320 px), batch 8, 5 epochs, SGD lr 1e-3 with
+        # 256-384 (the pretrained net reads VOC photos best near 320 px; the CAM stage's 320 crops cost 1.6x), batch 8, 5 epochs, SGD lr 1e-3 with
         # deeplab-pytorch's 10x on the head (4x its 2.5e-4 for a 60-step schedule; lr 0.01 diverged: loss 9 -> 46 in 20 steps),
-        # wd 5e-4; test scales (0.5, 0.75) + flip (the training scales)
+        # wd 5e-4; test scales (0.5, 0.75) + flip (the training scales); stem + stages 1-2 frozen as in the CAM stage (their
+        # backward is most of a step's cost at crop 256 on a CPU: our choice, as IRN's CAM net freezes conv1..layer2)
         'quick_real': dict(backbone='efficientnet_lite0', weights='imagenet', output_stride=16, aspp_rates=(3, 6, 9, 12), crop_size=256,
-                           resize_long=(256, 384), batch_size=8, iterations=0, epochs=5, lr=1e-3, head_lr_mult=10.0, test_scales=(0.5, 0.75)),
+                           resize_long=(256, 384), batch_size=8, iterations=0, epochs=5, lr=1e-3, head_lr_mult=10.0, test_scales=(0.5, 0.75),
+                           frozen_stages=2),
     }
 
     def __post_init__(self):
@@ -86,6 +89,8 @@ class SegConfig(Settings):
             if not isinstance(v, int) or v < 1: raise ConfigError(f"{name} must be a positive int, got {v!r}")
         if not isinstance(self.iterations, int) or self.iterations < 0: raise ConfigError(f"iterations must be an int >= 0, got {self.iterations!r}")
         if self.output_stride not in (8, 16): raise ConfigError(f"output_stride must be 8 or 16, got {self.output_stride!r}")
+        if not isinstance(self.frozen_stages, int) or not 0 <= self.frozen_stages <= 4: raise ConfigError(f"frozen_stages must be an int in 0..4, got {self.frozen_stages!r}")
+        if self.frozen_stages and self.arch != 'deeplabv2': raise ConfigError(f"frozen_stages needs arch deeplabv2, got {self.arch!r}")
         if not self.aspp_rates or min(self.aspp_rates) < 1: raise ConfigError(f"aspp_rates must be positive, got {self.aspp_rates}")
         if not self.test_scales or min(self.test_scales) <= 0: raise ConfigError(f"test_scales must be positive, got {self.test_scales}")
 
@@ -126,6 +131,7 @@ class DeepLabV2(nn.Module):
                  backbone:str='resnet101', weights='imagenet', width:int=32, rates=(6, 12, 18, 24),
                  caffe:bool=False, # deeplab-pytorch (Caffe) conventions: stride in the 1x1 conv, ceil-mode pooling, BGR mean input
                  output_stride:int=8, # 8 (DeepLab-v2) or 16 (layer3 keeps its stride, layer4 dilated 2)
+                 frozen_stages:int=0, # backbone stages 1..n without gradient (`SegConfig.frozen_stages`)
                 ):
         super().__init__()
         if output_stride not in (8, 16): raise ConfigError(f"output_stride must be 8 or 16, got {output_stride!r}")
@@ -137,6 +143,7 @@ class DeepLabV2(nn.Module):
             b = self.backbone.layer2[0]
             b.conv1.stride, b.conv2.stride = (2, 2), (1, 1)
             self.backbone.maxpool.ceil_mode = True
+        self.backbone.freeze(frozen_stages)
         self.caffe = caffe
         self.aspp = ASPP(self.backbone.out_channels, num_classes, rates)
         self.num_classes = num_classes
@@ -167,7 +174,8 @@ def build_segmenter(cfg:SegConfig, num_classes:int, weights=None) -> nn.Module:
     "The segmentation net of `cfg` for K = `num_classes` (background included); `weights` overrides cfg.weights."
     w = cfg.weights if weights is None else weights
     if cfg.arch == 'deeplabv3': return TorchvisionDeepLabV3(num_classes, cfg.backbone, w)
-    net = DeepLabV2(num_classes, cfg.backbone, w, cfg.width, cfg.aspp_rates, caffe=bool(cfg.init), output_stride=cfg.output_stride)
+    net = DeepLabV2(num_classes, cfg.backbone, w, cfg.width, cfg.aspp_rates, caffe=bool(cfg.init), output_stride=cfg.output_stride,
+                     frozen_stages=cfg.frozen_stages)
     if cfg.init and weights is None: load_deeplab_pytorch_init(net, cfg.init)
     return net
 

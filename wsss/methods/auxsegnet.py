@@ -68,8 +68,9 @@ class AuxSegNetConfig(MethodConfig):
         'quick': {**MethodConfig.PROFILES['quick'], **dict(rounds=4, epochs=2, head_channels=64, dilations=(2, 4, 6), resize_long=None,
                                                            scale_range=(0.7, 1.3), init_cam_profile='quick')},
         # real photos on the CPU: the ImageNet EfficientNet-Lite0 of MethodConfig 'quick_real' (paper: ResNet-38d), step 0 = that
-        # profile's cam classifier, 3 rounds of 2 epochs, VOC's 500 px photos rescaled by 0.5-0.9 (long side 250-450, as cam's)
-        'quick_real': {**MethodConfig.PROFILES['quick_real'], **dict(rounds=3, epochs=2, head_channels=64, dilations=(2, 4, 6), resize_long=None,
+        # profile's cam classifier, 3 rounds of 2 epochs, VOC's 500 px photos rescaled by 0.5-0.9 (long side 250-450), crop 256 (the
+        # cam stage's 320 would cost 1.6x on the four-task net, already the slowest unit of the run)
+        'quick_real': {**MethodConfig.PROFILES['quick_real'], **dict(rounds=3, epochs=2, crop_size=256, head_channels=64, dilations=(2, 4, 6), resize_long=None,
                                                                      scale_range=(0.5, 0.9), init_cam_profile='quick_real', probe_init=False)},
         'smoke': {**MethodConfig.PROFILES['smoke'], **dict(rounds=2, epochs=1, head_channels=16, dilations=(1, 2, 3), resize_long=None,
                                                            scale_range=(0.8, 1.2), init_cam_profile='smoke', sal_crf=False)},
@@ -138,14 +139,16 @@ class AuxSegNetNet(nn.Module):
     "AuxSegNet: backbone, classifier (CAM), seg and sal branches, cross-task affinity; `forward` returns a dict of maps."
     def __init__(self, num_classes:int, # C foreground classes (the seg branch has C + 1 outputs)
                  backbone:str='resnet50', weights='imagenet', strides=(2, 2, 1, 1), frozen_stages:int=0, width:int=32,
-                 head_channels:int=128, dilations=(6, 12, 18), dropout:float=0.5):
+                 head_channels:int=128, dilations=(6, 12, 18), dropout:float=0.5,
+                 cls_bias:bool=False, # a bias on fc8's class scores (official: none); never in the CAM
+                ):
         super().__init__()
         if num_classes < 1: raise ConfigError(f"num_classes must be >= 1, got {num_classes}")
         self.backbone = build_backbone(backbone, weights, strides, width)
         if hasattr(self.backbone, 'freeze'): self.backbone.freeze(frozen_stages)
         D, self.num_classes = self.backbone.out_channels, num_classes
         self.dropout7 = nn.Dropout2d(dropout)
-        self.fc8 = _conv(D, num_classes, 1, bias=False)
+        self.fc8 = _conv(D, num_classes, 1, bias=cls_bias)
         self.seg = TaskBranch(D, head_channels, num_classes + 1, dilations)
         self.sal = TaskBranch(D, head_channels, 1, dilations)
         self.cross_att = nn.Sequential(nn.Conv2d(2, 2, 3, padding=1, bias=False), nn.ReLU(), nn.Conv2d(2, 2, 1), nn.Softmax(dim=1))
@@ -351,13 +354,14 @@ class AuxSegNetMethod(Method):
     official_geometry: ClassVar[str] = 'auxsegnet'
     official_checkpoint_formats: ClassVar[tuple] = ('AuxSegNet AuxSegNet_final.pth (network/AuxSegNet.SegNet state dict, ResNet-38d)',)
     seg_crf_preset: ClassVar[str] = 'auxsegnet'  # infer_AuxAff.py --use_crf: imutils.crf_inference_inf
+    supports_cls_bias: ClassVar[bool] = True  # fc8 takes `cls_bias`
     adopts_cam_run: ClassVar[bool] = True  # step 0's classifier comes from the reproduction's `cam` run (`_adopt_reproduced_cam`)
 
     def build_model(self, num_classes:int, weights=None) -> AuxSegNetNet:
         "AuxSegNetNet for C = `num_classes` foreground classes."
         c = self.cfg
         return AuxSegNetNet(num_classes, c.backbone, c.weights if weights is None else weights, c.strides, c.frozen_stages, c.width,
-                            c.head_channels, c.dilations, c.dropout)
+                            c.head_channels, c.dilations, c.dropout, cls_bias=c.cls_bias)
 
     def param_groups(self, model) -> list[dict]:
         "Official groups: backbone and cross-task CNN at 1x, classifier and both branches at `new_lr_mult` x."
@@ -426,6 +430,8 @@ class AuxSegNetMethod(Method):
             ctx.extra['cam_model'] = cam_model
             if done is None:
                 cams = ctx.out_dir/'init_cam'/'cams'
+                n = _reuse_cam_run_cams(ctx, cam_method, cams)
+                if n: print(f"step-0 CAMs: {n} of {len(raw)} are the `cam` run's own files (same model.pt, same CAM settings)")
                 make_cams(cam_method, cam_model, raw, cams, scales=cam_method.cfg.cam_scales, flip=cam_method.cfg.cam_flip, device=ctx.device,
                           batch_size=cam_method.cfg.cam_batch_size, progress=False, workers=0)
                 seg_dir.mkdir(parents=True, exist_ok=True); ign = px = 0
@@ -453,6 +459,7 @@ class AuxSegNetMethod(Method):
         if self.cfg.init_from_cam and cam is not None:
             sd = {k: v for k, v in cam.state_dict().items() if k.startswith('backbone.')}
             sd['fc8.weight'] = cam.state_dict()['classifier.weight']
+            if cam.classifier.bias is not None and model.fc8.bias is not None: sd['fc8.bias'] = cam.classifier.bias.detach()
             own = model.state_dict()
             if all(k in own and own[k].shape == v.shape for k, v in sd.items()): model.load_state_dict({**own, **sd})
             else: warnings.warn("init_from_cam: the CAM classifier does not fit this backbone; step 0 starts from cfg.weights")
@@ -508,6 +515,25 @@ def _adopt_reproduced_cam(ctx, init_dir:Path) -> bool:
     init_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run/'train'/'model.pt', init_dir/'model.pt')
     return True
+
+def _reuse_cam_run_cams(ctx, cam_method, cams_dir:Path) -> int:
+    """Step 0's CAMs are the `cam` run's own when the step-0 classifier is its model.pt byte for byte and the CAM settings
+    (scales, flip, geometry, batch) are the ones that run used: copy its CAM files written after that model.pt (the rest,
+    and all of them otherwise, `make_cams` computes). Returns the number of files copied."""
+    import filecmp, shutil
+    from wsss.method import reproduced_cam_run
+    run, mine = reproduced_cam_run(ctx), Path(ctx.out_dir)/'init_cam'/'model.pt'
+    theirs = None if run is None else run/'train'/'model.pt'
+    if theirs is None or not (run/'cams').is_dir() or not mine.is_file() or not theirs.is_file() or not filecmp.cmp(mine, theirs, shallow=False): return 0
+    try: used = type(cam_method.cfg).from_dict(torch.load(theirs, map_location='cpu', weights_only=True).get('config') or {})
+    except Exception: return 0
+    fields = ('cam_scales', 'cam_flip', 'cam_geometry', 'cam_batch_size')
+    if any(getattr(used, f) != getattr(cam_method.cfg, f) for f in fields): return 0
+    born, n = theirs.stat().st_mtime_ns, 0
+    cams_dir.mkdir(parents=True, exist_ok=True)
+    for f in (run/'cams').glob('*.npz'):
+        if f.stat().st_mtime_ns >= born and not (cams_dir/f.name).exists(): shutil.copy2(f, cams_dir/f.name); n += 1
+    return n
 
 
 # %% ../../nbs/methods/auxsegnet.ipynb #250dd959

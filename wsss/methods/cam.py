@@ -37,6 +37,7 @@ class CamConfig(MethodConfig):
 class CamMethod(Method):
     "Plain CAM (IRN ResNet-50 recipe): multilabel soft-margin training, CAM = ReLU(w_c^T f)."
     key = 'cam'
+    supports_cls_bias = True  # CamNet's classifier takes `cls_bias`
     Config = CamConfig
     has_background = False
     needs = frozenset()
@@ -47,7 +48,7 @@ class CamMethod(Method):
     def build_model(self, num_classes:int, weights=None) -> CamNet:
         "CamNet for C = `num_classes` foreground classes."
         c = self.cfg
-        return CamNet(num_classes, c.backbone, c.weights if weights is None else weights, c.strides, c.frozen_stages, width=c.width)
+        return CamNet(num_classes, c.backbone, c.weights if weights is None else weights, c.strides, c.frozen_stages, width=c.width, bias=c.cls_bias)
 
     def loss(self, model, batch:dict) -> dict:
         "Multilabel soft-margin loss on the image labels."

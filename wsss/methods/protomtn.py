@@ -208,8 +208,8 @@ class ProtoMTNNet(AuxSegNetNet):
     "AuxSegNetNet + projection head z (unit embeddings) + dataset-level PrototypeBank; forward adds 'z'."
     def __init__(self, num_classes:int, backbone:str='resnet50', weights='imagenet', strides=(2, 2, 1, 1), frozen_stages:int=0, width:int=32,
                  head_channels:int=128, dilations=(6, 12, 18), dropout:float=0.5,
-                 proj_dim:int=128, protos_per_class:int=1, proto_update:str='ema', memory_size:int=0, momentum:float=0.9):
-        super().__init__(num_classes, backbone, weights, strides, frozen_stages, width, head_channels, dilations, dropout)
+                 proj_dim:int=128, protos_per_class:int=1, proto_update:str='ema', memory_size:int=0, momentum:float=0.9, cls_bias:bool=False):
+        super().__init__(num_classes, backbone, weights, strides, frozen_stages, width, head_channels, dilations, dropout, cls_bias=cls_bias)
         D = self.backbone.out_channels
         self.proj = nn.Sequential(nn.Conv2d(D, head_channels, 1), nn.ReLU(), nn.Conv2d(head_channels, proj_dim, 1))
         self.bank = PrototypeBank(num_classes, proj_dim, protos_per_class, proto_update, memory_size, momentum)
@@ -358,7 +358,8 @@ class ProtoMTNMethod(AuxSegNetMethod):
     def build_model(self, num_classes:int, weights=None) -> ProtoMTNNet:
         c = self.cfg
         return ProtoMTNNet(num_classes, c.backbone, c.weights if weights is None else weights, c.strides, c.frozen_stages, c.width,
-                           c.head_channels, c.dilations, c.dropout, c.proj_dim, c.protos_per_class, c.proto_update, c.memory_size, c.proto_momentum)
+                           c.head_channels, c.dilations, c.dropout, c.proj_dim, c.protos_per_class, c.proto_update, c.memory_size, c.proto_momentum,
+                           cls_bias=c.cls_bias)
 
     def loss(self, model, batch:dict) -> dict:
         "AuxSegNet's loss on rectified targets + InfoNCE + consistency; the bank is updated in training mode."

@@ -44,7 +44,9 @@ class SipeConfig(MethodConfig):
     PROFILES: ClassVar[dict] = {
         'paper': {},
         'quick': {**MethodConfig.PROFILES['quick']},
-        'quick_real': {**MethodConfig.PROFILES['quick_real']},  # ImageNet EfficientNet-Lite0 on real photos (same recipe as cam)
+        # ImageNet EfficientNet-Lite0 on real photos: cam's recipe without the classifier bias (SIPE's CAM is the classifier read
+        # pixel by pixel, so a bias would enter its IS-CAM); its LP-FT probe has no intercept
+        'quick_real': {**MethodConfig.PROFILES['quick_real'], 'cls_bias': False},
         'smoke': {**MethodConfig.PROFILES['smoke']},
     }
 
