@@ -89,8 +89,9 @@ def figure(results:dict, bg_threshold:float):
         r, c = results[m], f'C{k}'
         ax.plot(r['thresholds'], np.array(r['cam_miou']) * 100, '--', color=c, label=f'{m} CAM')
         ax.plot(r['thresholds'], np.array(r['rw_miou']) * 100, '-', color=c, label=f'{m} walk')
-    ax.axvline(bg_threshold, color='k', lw=0.8, ls=':'); ax.text(bg_threshold, ax.get_ylim()[0], " IRN's 0.25", fontsize=7, va='bottom')
-    ax.set_xlabel('background threshold'); ax.set_ylabel('mIoU (%) on train'); ax.legend(fontsize=6); ax.set_title('CAM vs random walk', fontsize=8)
+    ax.axvline(bg_threshold, color='k', lw=0.8, ls=':'); ax.text(bg_threshold, ax.get_ylim()[1], f" IRN's {bg_threshold}", fontsize=7, va='top')
+    ax.set_xlabel('background threshold'); ax.set_ylabel('mIoU (%) on train'); ax.set_title('CAM (dashed) vs random walk (solid)', fontsize=8)
+    ax.legend(fontsize=6, ncol=2, loc='lower center')
     if ex:
         ks, up = ex['keys'], ex['up']
         walk = lambda t: ks[np.concatenate([np.full((1, *up.shape[1:]), t, up.dtype), up]).argmax(0)]
