@@ -29,6 +29,7 @@ def test_two_jobs_reuse_cams_classifier_and_write_the_ablation(tmp_path):
     assert rec is not None and set(rec['metrics']) == set(ABLATION_ARMS) and rec['size'] == {'n_images': 8, 'rounds': 2, 'epochs': 1}
     table = (tmp_path/'figs'/'protomtn_ablation_synthetic_smoke.md').read_text()
     assert all(f'| {arm} |' in table for arm in ABLATION_ARMS) and 'rectify=False' in table.splitlines()[0]
+    # one log per unit (the synthetic profiles keep each chain whole: `parallel_units(split_late=False)`)
     assert sorted(p.name for p in (base/'logs'/'jobs').iterdir()) == ['cam.log', 'oracle.log', 'protomtn.log', 'protomtn_ablation.log', 'sccam.log']
     # a rerun skips every finished unit, the ablation included, and leaves the report alone
     r2 = wsss('reproduce', '--profile', 'smoke', '--methods', 'cam,sccam,protomtn', '--device', 'cpu', '--jobs', '2', '--quiet',

@@ -209,6 +209,21 @@ def test_stage_seconds_live_in_the_stage_records(tmp_path):
     assert method_results(rd)['seconds'] == {st: 1.0 + k for k, st in enumerate(METHOD_STAGES)}
 
 
+def test_seed_table_counts_the_stages_a_partial_run_finished(tmp_path):
+    "A seed run with --stages up to eval_cam is absent from results.json (complete methods only) but its numbers reach the seeds table."
+    from wsss.repro import collect_results, finish_stage, results_seeds_table
+    runs = []
+    for s, cam in ((0, 0.40), (1, 0.44)):
+        base = tmp_path / f'seed{s}' / 'synthetic' / 'quick'
+        stages = METHOD_STAGES if s == 0 else METHOD_STAGES[:METHOD_STAGES.index('eval_cam') + 1]
+        for st in stages: finish_stage(base / 'cam', st, {'cam_miou': cam} if st == 'eval_cam' else {'seg_miou': 0.3} if st == 'segment' else {}, seconds=1.0)
+        assert ('cam' in collect_results(base)['methods']) == (s == 0)
+        runs.append(collect_results(base, partial=True))
+    table = results_seeds_table(runs, [0, 1])
+    row = next(l for l in table.splitlines() if l.startswith('| `cam`'))
+    assert '42.0 ± 2.8' in row and '30.0 (n=1)' in row  # CAM over both seeds; segmentation from seed 0 alone, and said so
+
+
 def test_executed_notebook_is_replaced_atomically(tmp_path, monkeypatch):
     "papermill writes a hidden partial file; `output` is replaced only by a notebook papermill wrote whole (issue 20)."
     import papermill as pm

@@ -77,6 +77,11 @@ def test_deeplab_pytorch_init(tmp_path):
     del sd['base.layer2.block1.reduce.conv.weight']
     torch.save(sd, tmp_path/'broken.pth')
     with pytest.raises(WeightsError, match='layer1.0.conv1.weight'): load_deeplab_pytorch_init(other, tmp_path/'broken.pth')
+    # a deeper net's file (ResNet-101's 23 layer3 blocks into a ResNet-50's 6) is refused, not loaded block for block
+    sd = torch.load(tmp_path/'init.pth', weights_only=True)
+    sd.update({k.replace('block6.', 'block7.'): v for k, v in sd.items() if k.startswith('base.layer4.block6.')})
+    torch.save(sd, tmp_path/'deeper.pth')
+    with pytest.raises(WeightsError, match=r'no place for .*backbone\.layer3\.6\..*resnet101'): load_deeplab_pytorch_init(other, tmp_path/'deeper.pth')
 
 def test_torchvision_option():
     net = build_segmenter(SegConfig(arch='deeplabv3', backbone='resnet50', weights='random'), 5)

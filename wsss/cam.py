@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import ConfigError, DataError, amp_dtype, pick_device, save_npz
+from .core import ConfigError, DataError, amp_dtype, pick_device, read_json, save_npz, to_fast_layout, write_json
 from .data import IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
-__all__ = ['GEOMETRIES', 'IRN_STRIDE', 'multiscale_cam', 'register_geometry', 'resolve_geometry', 'imagenet_normalize',
-           'pil_rescale', 'irn_geometry', 'aligned_geometry', 'normalize_cam', 'save_cam', 'load_cam', 'cam_ok',
-           'item_geometry', 'cam_fits', 'make_cams', 'eval_cams', 'image_class_scores', 'eval_classification',
-           'cam_part_shares']
+__all__ = ['GEOMETRIES', 'IRN_STRIDE', 'CAM_PROVENANCE', 'multiscale_cam', 'register_geometry', 'resolve_geometry',
+           'imagenet_normalize', 'pil_rescale', 'irn_geometry', 'aligned_geometry', 'normalize_cam', 'save_cam',
+           'load_cam', 'cam_ok', 'item_geometry', 'cam_fits', 'cam_provenance', 'make_cams', 'eval_cams',
+           'image_class_scores', 'eval_classification', 'cam_part_shares']
 
 # %% ../nbs/07_cam.ipynb #c1378109
 def _rescale(x, s:float):
@@ -211,6 +211,20 @@ def cam_fits(path, # an `<id>.npz` CAM file
     return tuple(cam.shape[1:]) == tuple(size) and keys.tolist() == want.tolist()
 
 # %% ../nbs/07_cam.ipynb #c7dd5ff7
+CAM_PROVENANCE = 'cams.json'  # beside the `<id>.npz` files: the network and settings that made them (see `cam_provenance`)
+
+def cam_provenance(model, # the CAM network
+                   method=None, # the Method whose `cam_forward` reads it (None: `model` itself)
+                   scales=(1.0,), flip:bool=True, geometry:str='aligned',
+                  ) -> dict:
+    "What makes a folder of CAM files: a SHA-1 of the network's weights (its state dict, any layout or dtype) and the CAM settings."
+    import hashlib
+    h = hashlib.sha1()
+    for k, v in model.state_dict().items():
+        h.update(k.encode()); h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return dict(weights_sha1=h.hexdigest(), method=None if method is None else type(method).__name__,
+                scales=[float(s) for s in scales], flip=bool(flip), geometry=str(geometry))
+
 class _CamInputs(torch.utils.data.Dataset):
     "Dataset items -> dict(id, image 3 x H x W normalised float32, label float32[C]) for the loader workers."
     def __init__(self, dataset, indices, raw:bool=False): self.dataset, self.indices, self.raw = dataset, list(indices), raw
@@ -263,13 +277,18 @@ def make_cams(method, # object with `cam_forward(model, images)` and `has_backgr
     if not 0 <= rank < world_size: raise ConfigError(f"rank must be in 0..{world_size - 1}, got {rank}")
     mine = range(rank, len(ids), world_size)  # every image's file depends on that image only: shards merge exactly
     has_bg = bool(getattr(method, 'has_background', False))
+    # files another network (or other settings) made are stale: removed first, so that an interrupted redo never mixes the two
+    prov, made_by = cam_provenance(model, method, scales, flip, geo), read_json(out_dir/CAM_PROVENANCE)
+    stale = [i for i in mine if made_by is not None and made_by != prov and (out_dir/f'{ids[i]}.npz').is_file()]
+    for i in stale: (out_dir/f'{ids[i]}.npz').unlink()
+    barrier()  # under torchrun: every shard has read the old record before rank 0 replaces it
+    if rank == 0: write_json(out_dir/CAM_PROVENANCE, prov)
     have = [i for i in mine if not overwrite and (out_dir/f'{ids[i]}.npz').is_file()]
     unfit = [i for i in have if not cam_fits(out_dir/f'{ids[i]}.npz', *item_geometry(dataset, i), has_background=has_bg)]
     done = set(have) - set(unfit)  # existing files are trusted only when they fit their image (size, classes) and read back
     todo = [i for i in mine if i not in done]
     dev = pick_device(device); dt = amp_dtype(dev, amp)
-    model = model.to(dev).eval()
-    if dev.type == 'cuda': model = model.to(memory_format=torch.channels_last)
+    model = to_fast_layout(model, dev).eval()
     def cam_fn(x):
         if dev.type == 'cuda': x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=dt or torch.float32, enabled=dt is not None):
@@ -303,7 +322,7 @@ def make_cams(method, # object with `cam_forward(model, images)` and `has_backgr
                 n += len(items); bar.update(len(items))
     secs = time.perf_counter() - t0
     barrier()  # under torchrun: every shard's files are written when make_cams returns
-    return dict(out_dir=str(out_dir), n_images=len(ids), n_written=n, n_skipped=len(mine) - len(todo), n_redone=len(unfit), rank=rank, world_size=world_size,
+    return dict(out_dir=str(out_dir), n_images=len(ids), n_written=n, n_skipped=len(mine) - len(todo), n_redone=len(unfit), n_stale=len(stale), rank=rank, world_size=world_size,
                 seconds=round(secs, 3), images_per_s=(n/secs if n and secs > 0 else None),
                 scales=list(scales), flip=flip, device=str(dev), geometry=geo,
                 amp=str(dt).replace('torch.', '') if dt and geo == 'aligned' else 'off',
@@ -388,7 +407,7 @@ def image_class_scores(method, # object with `class_scores(model, images)` (a Me
     if batch_size < 1: raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if not scale > 0: raise ConfigError(f"scale must be > 0, got {scale!r}")
     dev = pick_device(device); dt = amp_dtype(dev, amp)
-    model = model.to(dev).eval()
+    model = to_fast_layout(model, dev).eval()
     inputs = _CamInputs(dataset, range(len(dataset)))
     logits, labels = [None] * len(inputs), [None] * len(inputs)
     with torch.inference_mode():

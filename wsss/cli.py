@@ -387,6 +387,7 @@ def _cmd_make_cam(a):
     info = make_cams(method, model, data, out, scales=scales, flip=flip, device=dev, batch_size=a.batch_size or cfg.cam_batch_size,
                      geometry=geo, overwrite=a.overwrite, progress=not a.quiet)
     redone = f" ({info['n_redone']} that did not fit their image redone)" if info.get('n_redone') else ''
+    if info.get('n_stale'): redone += f" ({info['n_stale']} made by another network or settings redone)"
     print(f"{info['n_written']} CAM files written{redone}, {info['n_skipped']} already there, to {out.resolve()} "
           f"({kind} checkpoint, {geo} geometry, scales {','.join(map(str, scales))}{' + flip' if flip else ''}, "
           f"{info['device']}, {time.time() - t0:.1f} s)")

@@ -11,9 +11,9 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['REAL_DATASETS', 'WsssError', 'DataError', 'ConfigError', 'WeightsError', 'Settings', 'seed_everything',
-           'profile_variant', 'cpu_budget', 'pick_device', 'amp_dtype', 'atomic_path', 'visible_files', 'write_text',
-           'write_json', 'json_ready', 'read_json', 'read_text', 'save_npz', 'package_versions', 'git_commit',
-           'provenance']
+           'profile_variant', 'cpu_budget', 'pick_device', 'amp_dtype', 'prefers_channels_last', 'to_fast_layout',
+           'atomic_path', 'visible_files', 'write_text', 'write_json', 'json_ready', 'read_json', 'read_text',
+           'save_npz', 'package_versions', 'git_commit', 'provenance']
 
 # %% ../nbs/00_core.ipynb #8342bea8
 class WsssError(Exception):
@@ -98,6 +98,23 @@ def amp_dtype(device, # a torch.device or its name
     if amp == 'fp16': return torch.float16
     if amp == 'bf16' or torch.cuda.is_bf16_supported(): return torch.bfloat16
     return torch.float16
+
+def prefers_channels_last(model, # an nn.Module
+                          device, # a torch.device or its name
+                         ) -> bool:
+    """Whether `model` should run in channels_last (NHWC) on `device`: always on CUDA (cuDNN); on a CPU only when one of its
+    modules says its kernels are faster that way (`cpu_channels_last = True`: the EfficientNet-Lite backbone of `wsss.nets`)."""
+    import torch
+    dev = torch.device(device)
+    return dev.type == 'cuda' or (dev.type == 'cpu' and any(getattr(m, 'cpu_channels_last', False) for m in model.modules()))
+
+def to_fast_layout(model, # an nn.Module
+                   device, # where it will run
+                  ):
+    "`model` moved to `device` (in place, as `Module.to`), channels_last where `prefers_channels_last`; its inputs may stay contiguous."
+    import torch
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if prefers_channels_last(model, device) else model
 
 # %% ../nbs/00_core.ipynb #c749e503
 _UMASK = os.umask(0); os.umask(_UMASK)

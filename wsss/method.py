@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn as nn
-from .core import ConfigError, DataError, Settings, WeightsError, WsssError, atomic_path, pick_device, profile_variant, read_json, seed_everything
+from .core import ConfigError, DataError, Settings, WeightsError, WsssError, atomic_path, pick_device, profile_variant, read_json, seed_everything, to_fast_layout
 from .nets import BACKBONES
 from .train import fit, make_loader
 
@@ -320,7 +320,7 @@ def linear_probe_init(model:nn.Module, # a net with `features(x)` (B x D x h x w
     w = model.classifier.weight
     if w.dim() != 4 or w.shape[-2:] != (1, 1): raise ConfigError(f"linear_probe_init needs a 1x1 conv classifier, got weight {tuple(w.shape)}")
     was_training, feats, labels, device = model.training, [], [], w.device
-    model.eval()
+    to_fast_layout(model, device).eval()
     with torch.no_grad():
         for i in range(len(dataset)):
             it = dataset[i]
@@ -540,7 +540,8 @@ def check_method(key:str, # registry key
         m2, loaded = load_trained(work / 'train')
         if type(m2) is not type(method) or m2.cfg != cfg: _fail(key, "load_trained rebuilt a different method or config")
         with torch.no_grad():
-            a, b = method.cam_forward(res['model'].eval(), batch['image']), m2.cam_forward(loaded, batch['image'])
+            same = lambda net: to_fast_layout(net, 'cpu').eval()  # fit may have left its net in channels_last: compare in one layout
+            a, b = method.cam_forward(same(res['model']), batch['image']), m2.cam_forward(same(loaded), batch['image'])
         if not torch.equal(a, b): _fail(key, "save/load round trip changes cam_forward's output")
     return dict(key=key, loss_terms=sorted(out), loss=float(loss.detach()), cam_shape=tuple(cam.shape), has_background=cls.has_background,
                 rounds=len(res['rounds']), seconds=round(time.perf_counter() - t0, 2))

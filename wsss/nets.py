@@ -294,6 +294,8 @@ class EfficientNetLiteBackbone(_Stages):
     `output_stride`), keeping the ImageNet receptive field; batch norm always uses its ImageNet statistics (as
     FixedBatchNorm). Inputs are ImageNet-normalised like every wsss backbone; `to_lite_input` converts them."""
     dilates_itself = True  # DeepLab must not dilate layer3/layer4 a second time
+    # oneDNN runs its depthwise convolutions ~1.4x faster in NHWC on a CPU (`benchmarks/bench_backbones.py --layouts`)
+    cpu_channels_last = True
     def __init__(self, arch:str='efficientnet_lite0', # a key of EFFICIENTNET_LITE
                  strides=(2, 2, 2, 1), # stem, stage 2, stage 3, stage 4 (1 = dilated); stage 1's stride 2 plays ResNet's max-pool
                  weights_path=None, # a checkpoint (package or timm layout) loaded before the net is cut into stages; None = random

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import ConfigError, DataError, Settings, WeightsError, atomic_path, pick_device, profile_variant, seed_everything
+from .core import ConfigError, DataError, Settings, WeightsError, atomic_path, pick_device, profile_variant, seed_everything, to_fast_layout
 from .data import IMAGENET_MEAN, IMAGENET_STD, read_label_png, write_label_png
 from .nets import BACKBONES, build_backbone, state_dict_mismatch
 from .train import OPTIMIZERS, fit, make_loader
@@ -54,13 +54,13 @@ def path_affinity(boundary, # ... x h x w boundary probabilities B in [0, 1] (IR
                  ) -> torch.Tensor: # ... x D x h x w, D = len(search_offsets(radius))
     "IRN's affinities a_ij = 1 - max_{k on the path i -> j} B_k, one map per offset; 0 where j falls outside the image."
     b = torch.as_tensor(boundary).float()
+    h, w = b.shape[-2:]
+    # outside the image B = 1 (IRN pads the boundary map with 1), so a = 0; paths run down and sideways by at most radius - 1
+    p = F.pad(b, (radius, radius, 0, radius), value=1.0)
     out = []
     for dy, dx in search_offsets(radius):
-        m = None
-        for py, px in path_pixels(dy, dx):  # outside the image B = 1 (IRN pads the boundary map with 1), so a = 0
-            s = _shift(b, int(py), int(px), 1.0)
-            m = s if m is None else torch.maximum(m, s)
-        out.append(1 - m)
+        path = torch.stack([p[..., py:py + h, radius + px:radius + px + w] for py, px in path_pixels(dy, dx)])
+        out.append(1 - path.max(0).values)  # one max per path, its gradient to one pixel: IRN's max_pool2d over the path
     return torch.stack(out, -3)
 
 def feature_affinity(feat, # ... x C x h x w features (PSA: the 448-channel AffinityNet output)
@@ -577,7 +577,7 @@ def make_sem_seg_labels(cam_dir, # folder of `<id>.npz` CAM files
     over `workers` processes (`wsss.crf.crf_map`), each walk on one thread."""
     from tqdm.auto import tqdm
     cam_dir, out_dir = Path(cam_dir), Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    dev = pick_device(device); net = net.to(dev).eval()
+    dev = pick_device(device); net = to_fast_layout(net, dev).eval()
     ids, n_cls = [str(i) for i in dataset.ids], int(getattr(dataset, 'num_classes', 256))
     if not cam_dir.is_dir(): raise DataError(f"{cam_dir}: CAM folder does not exist")
     missing = [i for i in ids if not (cam_dir/f'{i}.npz').is_file()]

@@ -12,15 +12,15 @@ from .core import WsssError, ConfigError, DataError, WeightsError, write_json, r
 # %% auto #0
 __all__ = ['DATASETS', 'PROFILES', 'METHOD_STAGES', 'ORACLE_STAGE', 'ABLATION_STAGE', 'REPORT_STAGE', 'STAGES', 'STAGE_OUTPUTS',
            'PSEUDO_KINDS', 'SMOKE_MAX_IMAGES', 'RUN_LOCK', 'RUN_LOCK_PARENT_ENV', 'RESULT_KEYS', 'CLS_KEYS',
-           'ORACLE_DIR', 'DDP_STAGES', 'PAPER_REPORTED', 'TABLE_COLUMNS', 'run_layout', 'stage_record_path',
-           'stage_clock_path', 'StageClock', 'finish_stage', 'stage_seconds', 'read_stage', 'synthetic_root',
-           'resolve_data_root', 'check_choice', 'stage_split', 'stage_data', 'Head', 'preflight', 'check_run_data',
-           'StageFailed', 'experiments_dir', 'SharedKernel', 'execute_stage', 'run_lock', 'parse_methods',
-           'parse_stages', 'stage_seconds_of', 'method_results', 'random_init_warnings', 'check_results', 'reproduce',
-           'collect_results', 'has_split', 'eval_split', 'ablation_dir', 'parse_seeds', 'reproduce_seeds',
-           'resolve_jobs', 'Unit', 'child_argv', 'parallel_units', 'run_units', 'run_stage_work', 'torchrun_command',
-           'launch_torchrun', 'coco_view', 'results_table', 'threshold_curves_figure', 'qualitative_figure',
-           'stages_table', 'results_latex', 'results_seeds_table', 'stage_chart_figure', 'main']
+           'ORACLE_DIR', 'LATE_STAGES', 'DDP_STAGES', 'PAPER_REPORTED', 'TABLE_COLUMNS', 'run_layout',
+           'stage_record_path', 'stage_clock_path', 'StageClock', 'finish_stage', 'stage_seconds', 'read_stage',
+           'synthetic_root', 'resolve_data_root', 'check_choice', 'stage_split', 'stage_data', 'Head', 'preflight',
+           'check_run_data', 'StageFailed', 'experiments_dir', 'SharedKernel', 'execute_stage', 'run_lock',
+           'parse_methods', 'parse_stages', 'stage_seconds_of', 'method_results', 'random_init_warnings',
+           'check_results', 'reproduce', 'collect_results', 'has_split', 'eval_split', 'ablation_dir', 'parse_seeds',
+           'reproduce_seeds', 'resolve_jobs', 'Unit', 'child_argv', 'parallel_units', 'run_units', 'run_stage_work',
+           'torchrun_command', 'launch_torchrun', 'coco_view', 'results_table', 'threshold_curves_figure',
+           'qualitative_figure', 'stages_table', 'results_latex', 'results_seeds_table', 'stage_chart_figure', 'main']
 
 # %% ../nbs/10_repro.ipynb #63ea1519
 DATASETS = ('synthetic', 'voc', 'coco')
@@ -51,23 +51,30 @@ def stage_clock_path(run_dir, stage:str) -> Path:
     return Path(run_dir)/'stages'/f'{stage}.clock.json'
 
 class StageClock:
-    "Wall time of one stage across kills: a heartbeat file that `finish_stage` folds into the stage record."
+    """Wall time of one stage across kills: a heartbeat file that `finish_stage` folds into the stage record. An attempt that
+    was killed or interrupted counts as time before the interruption (its finished work is kept and resumed); an attempt
+    that raised counts apart, as failed (`seconds_in_failed_attempts`), never as the stage's own time."""
     def __init__(self, run_dir, stage:str,
                  interval:float=0.5, # seconds between heartbeats (at most this much time is lost to a kill)
                 ):
         self.path, self.stage, self.interval = stage_clock_path(run_dir, stage), stage, interval
         old = read_json(self.path, {}) or {}  # left by an attempt that was killed (or failed)
         self.before = float(old.get('seconds_before') or 0) + float(old.get('seconds_this_attempt') or 0)
+        self.interrupted = int(old.get('interrupted') or 0) + int(bool(old.get('seconds_this_attempt')))
+        self.failed, self.seconds_failed = int(old.get('failed') or 0), float(old.get('seconds_failed') or 0)
         self.attempt = int(old.get('attempt') or 0) + 1
         self.started, self._stop = None, threading.Event()
 
     @property
-    def resumed(self) -> bool: return self.attempt > 1
+    def resumed(self) -> bool: return self.interrupted > 0
 
-    def beat(self):
-        "Record the time so far (atomic write)."
+    def beat(self, failed:bool=False):
+        "Record the time so far (atomic write); `failed`: this attempt raised, its time moves to the failed attempts'."
+        this = time.time() - self.started
+        failed_secs = self.seconds_failed + (this if failed else 0)
         write_json(self.path, dict(stage=self.stage, attempt=self.attempt, started_at=self.started, seconds_before=round(self.before, 3),
-                                   seconds_this_attempt=round(time.time() - self.started, 3)))
+                                   interrupted=self.interrupted, seconds_this_attempt=0.0 if failed else round(this, 3),
+                                   failed=self.failed + int(failed), seconds_failed=round(failed_secs, 3)))
 
     def _loop(self):
         while not self._stop.wait(self.interval):
@@ -79,10 +86,11 @@ class StageClock:
         self._thread = threading.Thread(target=self._loop, daemon=True); self._thread.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self._stop.set(); self._thread.join()
         if read_json(stage_record_path(self.path.parent.parent, self.stage)) is not None: self.path.unlink(missing_ok=True)
-        else: self.beat()  # failed: its time counts as "before" when the stage is run again
+        # raised (a broken notebook, bad data): a failed attempt; interrupted (Ctrl-C, the parent's SIGINT): resumed later
+        else: self.beat(failed=exc_type is not None and not issubclass(exc_type, KeyboardInterrupt))
 
 def finish_stage(run_dir, # the run directory the stage wrote into
                  stage:str, # one of `STAGES`
@@ -96,8 +104,9 @@ def finish_stage(run_dir, # the run directory the stage wrote into
     if clock.get('started_at'):  # run by `reproduce`: the time since the runner started it, plus any interrupted attempts
         after, before = time.time() - clock['started_at'], float(clock.get('seconds_before') or 0)
         seconds = before + after
-        if clock.get('attempt', 1) > 1:
+        if clock.get('interrupted'):
             info.update(seconds_before_interruption=round(before, 3), seconds_after_interruption=round(after, 3), attempts=clock['attempt'])
+        if clock.get('failed'): info.update(failed_attempts=clock['failed'], seconds_in_failed_attempts=clock.get('seconds_failed'))
     rec = dict(stage=stage, metrics=metrics or {}, seconds=None if seconds is None else round(float(seconds), 3),
                finished_at=datetime.datetime.now().isoformat(timespec='seconds'), **info)
     path = write_json(stage_record_path(run_dir, stage), rec)
@@ -554,7 +563,7 @@ def reproduce(methods='all', # method keys (comma-separated or a list) from the 
             if jobs > 1:  # every unit in a child `wsss reproduce`; the report runs here afterwards
                 child = dict(dataset=dataset, data_root=str(root), profile=profile, out=out, figures=figures, device=device, seed=seed,
                              force=force, fresh_kernels=fresh_kernels, saliency_root=saliency_root)
-                units = parallel_units(base, methods, specs, stages, ablations, child)
+                units = parallel_units(base, methods, specs, stages, ablations, child, split_late=profile_variant(profile, dataset) == 'quick_real')
                 ran_any = run_units(units, jobs, log=log, logs_dir=base/'logs'/'jobs')
                 methods_here = []
             else: methods_here = methods
@@ -638,15 +647,16 @@ def _write_run_json(rd, params, seed, device):
 def collect_results(runs_dir, # `<out>/<dataset>/<profile>`
                     dataset:str|None=None, profile:str|None=None, # default: read from the folder names
                     methods=None, # method folders to (re)read (default: every one with stage records)
+                    partial:bool=False, # also the methods that finished only some stages (their rows hold what they finished)
                    ) -> dict:
-    "results.json's content: its current methods, updated from the method folders that finished all their stages."
+    "results.json's content: its current methods, updated from the method folders that finished all their stages (any stage: `partial`)."
     base = Path(runs_dir)
     old = read_json(base/'results.json', {}) or {}
     res = dict(dataset=dataset or base.parent.name, profile=profile or base.name, methods=dict(old.get('methods') or {}))
     names = methods if methods is not None else sorted(p.name for p in base.iterdir() if (p/'stages').is_dir()) if base.is_dir() else []
     for m in names:
         r = method_results(base/m)
-        if r.pop('complete'): res['methods'][m] = r
+        if r.pop('complete') or (partial and r['seconds']): res['methods'][m] = r
     orc = read_stage(base/ORACLE_DIR, ORACLE_STAGE) if base.is_dir() else None
     if orc is not None: res['oracle'] = {k: (orc.get('metrics') or {}).get(k) for k in ('seg_miou', 'seg_crf_miou')}
     elif old.get('oracle'): res['oracle'] = old['oracle']
@@ -727,7 +737,9 @@ def reproduce_seeds(seeds, # e.g. '0,1,2'
             per[s] = reproduce(seed=s, out=Path(out)/'seeds'/f'seed{s}', figures=Path(out)/'seeds'/f'seed{s}'/'figures', log=log, **kw)
     first = per[seeds[0]]
     path = Path(figures)/f"results_{first['dataset']}_{first['profile']}_seeds.md"
-    write_text(path, results_seeds_table(list(per.values()), seeds))
+    # every finished stage counts, also of a method that ran only some (`--stages`): results.json lists complete methods only
+    rows = [collect_results(Path(out)/'seeds'/f'seed{s}'/first['dataset']/first['profile'], partial=True) for s in seeds]
+    write_text(path, results_seeds_table(rows, seeds))
     log(f"[wsss] mean +- std over seeds {seeds}: {path}")
     return per
 
@@ -736,9 +748,12 @@ def reproduce_seeds(seeds, # e.g. '0,1,2'
 import signal, subprocess
 from .core import cpu_budget, pick_device
 
+LATE_STAGES = ('refine', 'segment')  # a `--jobs` run gives these their own unit per method (see `parallel_units`)
+
 def resolve_jobs(jobs, # an int >= 1, or 'auto'
                  device:str='auto', nproc:int=1) -> int:
-    "`--jobs`: 'auto' is 2 on a CPU run with at least 2 cores, else 1 (a GPU run, or `--nproc` > 1, keeps one chain at a time)."
+    """`--jobs`: 'auto' is 2 on a CPU run with at least 2 cores, else 1 (a GPU run, or `--nproc` > 1, keeps one chain at a time).
+    Not 3 on 2 cores: three one-thread children train 5-10% slower in sum than two (`benchmarks/bench_jobs.py`)."""
     if jobs is None or str(jobs).strip() == 'auto':
         if nproc > 1 or cpu_budget() < 2: return 1
         return 2 if pick_device(device).type == 'cpu' else 1
@@ -762,16 +777,25 @@ def child_argv(method:str, stages:list, dataset:str, data_root, profile:str, out
     return a
 
 def parallel_units(base, # `<out>/<dataset>/<profile>`
-                   methods:list, specs:dict, stages:list, ablations:list, child:dict) -> list:
-    """The units of a `--jobs` run, in start order: `cam`, the chains that need nothing from it, those that reuse its classifier
-    (they wait for its train_cam), the ablations (they do too), and the short oracle last, to fill the gap at the end."""
+                   methods:list, specs:dict, stages:list, ablations:list, child:dict,
+                   split_late:bool=False, # cut each chain before `LATE_STAGES` (`reproduce`: on real photos, whose late stages take minutes)
+                  ) -> list:
+    """The units of a `--jobs` run, in start order: each method's chain up to its pseudo labels (`cam` first, then the chains
+    that need nothing from it, then those that reuse its classifier: they wait for its train_cam), then each method's
+    `LATE_STAGES` (refine, segment) once its own earlier stages are done (`split_late`), the ablations (they wait for cam's
+    classifier too), and the short oracle last, to fill the gap at the end. A chain cut in two lets the late half of one
+    method run beside another method's training, so both cores stay busy while the last chains finish; it costs one more
+    child start-up (~10 s), which the synthetic profiles' late stages of seconds would not repay."""
     base, mstages = Path(base), [s for s in METHOD_STAGES if s in stages]
+    early_part, late_part = [s for s in mstages if s not in LATE_STAGES], [s for s in mstages if s in LATE_STAGES]
+    if not early_part or not split_late: early_part, late_part = early_part + late_part, []  # one unit per method
     cam_first = 'cam' in methods and 'train_cam' in mstages
     cam_trained = lambda: read_stage(base/'cam', 'train_cam') is not None
     wait = lambda needs: dict(after='cam', early=cam_trained) if needs and cam_first else dict(after=None, early=None)
     adopts = lambda m: m != 'cam' and specs[m].adopts_cam_run
     order = sorted(methods, key=lambda m: (m != 'cam', adopts(m)))  # stable: the given order within each group
-    units = [Unit(name=m, argv=child_argv(m, mstages, **child), **wait(adopts(m))) for m in order] if mstages else []
+    units = [Unit(name=m, argv=child_argv(m, early_part, **child), **wait(adopts(m))) for m in order] if mstages else []
+    units += [Unit(name=f"{m} {'+'.join(late_part)}", argv=child_argv(m, late_part, **child), after=m, early=None) for m in order] if late_part else []
     units += [Unit(name=f'{m} ablation', argv=child_argv(m, [ABLATION_STAGE], **child), **wait(True)) for m in ablations]
     if ORACLE_STAGE in stages: units.append(Unit(name='oracle', argv=child_argv(methods[0], [ORACLE_STAGE], **child), **wait(False)))
     return units
@@ -1022,12 +1046,13 @@ def results_latex(results:dict) -> str:
 def results_seeds_table(runs:list, # results.json contents, one per seed
                         seeds, # the seeds, same order
                        ) -> str:
-    "Markdown table of mean +- std (percent) over seeds per method and stage, the oracle last; n = seeds with that number."
+    "Markdown table of mean +- std (percent) over seeds per method and stage, the oracle last; '(n=k)' when only k seeds have that number."
     import numpy as np
     def cell(vals):
         v = np.array([x for x in vals if x is not None], float)
         if not len(v): return '–'
-        return f"{100*v.mean():.1f} ± {100*v.std(ddof=1):.1f}" if len(v) > 1 else f"{100*v[0]:.1f}"
+        n = f" (n={len(v)})" if len(v) < len(runs) else ''
+        return (f"{100*v.mean():.1f} ± {100*v.std(ddof=1):.1f}" if len(v) > 1 else f"{100*v[0]:.1f}") + n
     methods = list(dict.fromkeys(m for r in runs for m in r['methods']))
     cols = (('cls_map', 'cls mAP (val)'),) + TABLE_COLUMNS  # the classifier varies with the seed too (issue 8)
     lines = ['| method | ' + ' | '.join(n for _, n in cols) + ' |', '|---|' + '---:|' * len(cols)]

@@ -208,8 +208,12 @@ def load_deeplab_pytorch_init(net:DeepLabV2, path) -> DeepLabV2:
     own = net.state_dict()
     skipped = [k for k in ours if k.startswith('aspp.') and k in own and ours[k].shape != own[k].shape]
     for k in skipped: ours.pop(k)
-    missing, _, wrong = state_dict_mismatch(own, ours, skip=('aspp.',))
-    if missing or wrong or not ours: raise WeightsError(f"{p}: not a deeplab-pytorch DeepLab-v2 {getattr(net.backbone, 'arch', '')} checkpoint: missing {missing[:4]}, shape mismatch {wrong[:4]}")
+    missing, unexpected, wrong = state_dict_mismatch(own, ours, skip=('aspp.',))
+    arch = getattr(net.backbone, 'arch', '')
+    if missing or wrong or not ours: raise WeightsError(f"{p}: not a deeplab-pytorch DeepLab-v2 {arch} checkpoint: missing {missing[:4]}, shape mismatch {wrong[:4]}")
+    deeper = [k for k in unexpected if k.startswith('backbone.')]  # a ResNet-101 file fills a ResNet-50's blocks and drops the rest
+    if deeper: raise WeightsError(f"{p}: holds {len(deeper)} backbone weights this DeepLab-v2 {arch} has no place for (e.g. {deeper[0]}): "
+                                  f"a deeper ResNet's checkpoint (deeplabv2_resnet101_COCO_init.pth needs --backbone resnet101)")
     net.load_state_dict({**own, **{k: v for k, v in ours.items() if k in own}})
     return net
 

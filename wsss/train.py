@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm import tqdm
-from .core import ConfigError, DataError, WsssError, amp_dtype, atomic_path, pick_device, write_text
+from .core import ConfigError, DataError, WsssError, amp_dtype, atomic_path, pick_device, prefers_channels_last, write_text
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'seed_worker', 'dist_env', 'is_main_process', 'init_distributed', 'barrier', 'SeededItems',
@@ -201,7 +201,7 @@ def fit(model:torch.nn.Module, # the network (moved to `device`)
         official_momentum_bug:bool=False, # reproduce PolyOptimizer's momentum = weight_decay
         optimizer:str='sgd', # 'sgd' or 'adamw' (see `make_optimizer`)
         amp:str='auto', # 'auto', 'bf16', 'fp16' or 'off' (CUDA only)
-        channels_last:bool=True, # channels_last model and images (CUDA only)
+        channels_last:bool=True, # channels_last model and images where `wsss.core.prefers_channels_last` (CUDA; EfficientNet-Lite on a CPU)
         grad_clip:float|None=None, # max global gradient norm, None = no clipping
         device='auto', # 'auto', 'cpu', 'cuda'
         seed:int=0, # per-epoch reseeding of loader and global RNGs
@@ -225,7 +225,7 @@ def fit(model:torch.nn.Module, # the network (moved to `device`)
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = out_dir / 'checkpoint.pt', out_dir / 'train_log.jsonl'
     max_step = steps_per_epoch * epochs
-    cl = channels_last and device.type == 'cuda'
+    cl = channels_last and prefers_channels_last(model, device)
     model.to(device)
     if cl: model.to(memory_format=torch.channels_last)
     opt = make_optimizer(param_groups, lr, momentum=momentum, weight_decay=weight_decay, official_momentum_bug=official_momentum_bug,

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from ..core import ConfigError, DataError, WeightsError, pick_device, read_json, write_json
+from ..core import ConfigError, DataError, WeightsError, pick_device, read_json, to_fast_layout, write_json
 from ..data import IGNORE_INDEX, JointTransform, read_label_png, read_saliency, write_label_png
 from ..method import Method, MethodConfig, check_method, get_method, register_method, train_method
 from .cam import CamMethod  # step 0 trains the CAM baseline (imported here so it is registered)
@@ -278,7 +278,7 @@ def update_pseudo_labels(model:AuxSegNetNet, # the previous step's network
     from wsss.crf import crf_map, crf_saliency
     seg_dir, sal_dir = Path(seg_dir), Path(sal_dir); seg_dir.mkdir(parents=True, exist_ok=True); sal_dir.mkdir(parents=True, exist_ok=True)
     dev = pick_device(device) if isinstance(device, str) else device
-    model = model.to(dev).eval()
+    model = to_fast_layout(model, dev).eval()
     stats = dict(n=0, ignored=0, pixels=0, salient=0)
     idx = list(range(len(dataset)))
     for c0 in tqdm(range(0, len(idx), chunk), desc='gen_pgt', disable=not progress):

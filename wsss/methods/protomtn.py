@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from ..core import ConfigError, DataError, read_json, write_json, pick_device
+from ..core import ConfigError, DataError, read_json, write_json, pick_device, to_fast_layout
 from ..data import IGNORE_INDEX, read_label_png, write_label_png
 from ..method import Method, register_method, check_method, train_method
 from ..seginfer import normalize_image
@@ -327,7 +327,7 @@ def prototype_maps(model:ProtoMTNNet, images:torch.Tensor, cfg:ProtoMTNConfig, l
 @torch.no_grad()
 def rectify_pseudo_folder(model:ProtoMTNNet, dataset, seg_dir, cfg:ProtoMTNConfig, device='cpu') -> dict:
     "Rectify every <id>.png in `seg_dir` in place with the model's prototypes (full resolution); returns the shares changed."
-    seg_dir = Path(seg_dir); model = model.to(device).eval()
+    seg_dir = Path(seg_dir); model = to_fast_layout(model, device).eval()
     st = dict(pixels=0, changed=0, filled=0, dropped=0)
     for i in range(len(dataset)):
         it = dataset[i]

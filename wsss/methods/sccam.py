@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from ..core import ConfigError, DataError, WeightsError, pick_device, write_json, read_json
+from ..core import ConfigError, DataError, WeightsError, pick_device, to_fast_layout, write_json, read_json
 from ..method import Method, MethodConfig, RoundContext, register_method, check_method
 from ..nets import build_backbone, multilabel_loss, FixedBatchNorm, ResNet38d, _load_state, state_dict_mismatch
 from ..cam import register_geometry, imagenet_normalize, pil_rescale, _cam_forward, multiscale_cam
@@ -170,7 +170,7 @@ def extract_features(model:SubCategoryNet, # a trained network (put in eval mode
                      device='cpu', # where the forward runs
                     ) -> tuple:
     "(features N x D float32, labels N x C float32, ids): GAP of the last features on the full image at scale 1 (extract_feature.py)."
-    model = model.to(device).eval()
+    model = to_fast_layout(model, device).eval()
     n = len(dataset)
     feats, labels, ids, pending = [None] * n, [None] * n, [None] * n, {}
     def flush(shape):
