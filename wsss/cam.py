@@ -211,7 +211,7 @@ def cam_fits(path, # an `<id>.npz` CAM file
     return tuple(cam.shape[1:]) == tuple(size) and keys.tolist() == want.tolist()
 
 # %% ../nbs/07_cam.ipynb #c7dd5ff7
-CAM_PROVENANCE = 'cams.json'  # beside the `<id>.npz` files: the network and settings that made them (see `cam_provenance`)
+CAM_PROVENANCE = 'cam_weights.json'  # beside the `<id>.npz` files: the network and settings that made them (see `cam_provenance`)
 
 def cam_provenance(model, # the CAM network
                    method=None, # the Method whose `cam_forward` reads it (None: `model` itself)
