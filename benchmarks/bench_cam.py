@@ -1,6 +1,6 @@
 """CAM inference (make_cam stage): images/s with 4 scales + flip on 500x375 images, random-init weights.
 
-    python benchmarks/bench_cam.py --quick            # CPU: quick-profile tiny net, a few images
+    python benchmarks/bench_cam.py --quick            # CPU: the quick profiles' nets (tiny; EfficientNet-Lite0), a few images
     python benchmarks/bench_cam.py --device cuda      # + ResNet-50 (paper profile net), bf16 + channels_last
 
 Ours: `wsss.cam.make_cams` end to end (batched multi-scale + flip forward, loader workers, max-normalisation, atomic
@@ -31,7 +31,8 @@ class RandomImages:
 
 def build(arch, C=20):
     from wsss.methods.cam import CamMethod
-    m = CamMethod(profile='quick') if arch == 'quick' else CamMethod(profile='paper', weights='random')
+    profile = {'quick': 'quick', 'lite0': 'quick_real'}.get(arch, 'paper')  # lite0: the real-photo quick profile's EfficientNet-Lite0
+    m = CamMethod(profile=profile) if arch == 'quick' else CamMethod(profile=profile, weights='random')
     return m, m.build_model(C, weights='random').eval()
 
 
@@ -56,6 +57,8 @@ def official_style(method, model, data, out_dir, scales=SCALES, flip=True):
 def bench(arch, n, device, batch_size):
     from wsss.cam import make_cams
     method, model = build(arch)
+    import copy
+    plain = copy.deepcopy(model)  # the official loop runs the net as built (NCHW); make_cams converts its own to channels_last where faster
     data, warm = RandomImages(n), RandomImages(1, seed=1)
     with tempfile.TemporaryDirectory() as d:
         make_cams(method, model, warm, d + '/w', SCALES, True, device, 'auto', 1, progress=False, workers=0)
@@ -64,9 +67,9 @@ def bench(arch, n, device, batch_size):
         if str(device).startswith('cuda'): base = None  # the official style is the CPU baseline; on a GPU see gpu_check.py
         else:
             import os; os.makedirs(d + '/off')
-            with Clock() as c2: official_style(method, model.cpu(), data, d + '/off')
+            with Clock() as c2: official_style(method, plain.cpu(), data, d + '/off')
             base = n / c2.wall
-    name = 'quick net (tiny, width 16)' if arch == 'quick' else 'ResNet-50 OS16'
+    name = {'quick': 'quick net (tiny, width 16)', 'lite0': 'real-photo quick net (EfficientNet-Lite0 OS16)'}.get(arch, 'ResNet-50 OS16')
     return row(f'CAM 4 scales + flip, 500x375, {name}', ours, base, n_images=n, batch_size=batch_size, amp=st['amp'], cpu_s=round(c.cpu, 2))
 
 
@@ -77,7 +80,7 @@ if __name__ == '__main__':
     torch.manual_seed(0)
     cuda = a.device.startswith('cuda')
     n = a.n or (4 if a.quick else 16)
-    runs = [('quick', n, min(n, 8))] + ([] if a.quick and not cuda else [('resnet50', n if cuda else 2, 2 if not cuda else 16)])
+    runs = [('quick', n, min(n, 8)), ('lite0', max(n, 8), 8)] + ([] if a.quick and not cuda else [('resnet50', n if cuda else 2, 2 if not cuda else 16)])
     rows = [bench(arch, k, a.device, bs) for arch, k, bs in runs]
     report('bench_cam', rows, dict(scales=SCALES, flip=True, image='500x375', runs=runs), a.device, a.out,
            notes=['random-init weights; in-memory images (no JPEG decoding)'])

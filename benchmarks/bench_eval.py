@@ -3,7 +3,8 @@
     python benchmarks/bench_eval.py --quick [--kind noise|blocks]
 
 Label maps: N random 500x375 palette PNGs (prediction + ground truth with 5% void). Ours:
-`wsss.metrics.evaluate_folders` (thread pool, one bincount per image). Official style: a serial loop written by us
+`wsss.metrics.evaluate_folders` (one reader process per core from 64 files on, libpng decoding through torchvision,
+one bincount per image on the fused gt << 8 | pred index). Official style: a serial loop written by us
 (PIL read, per-image `np.bincount` confusion, like the official `scores()`/`eval_sem_seg`).
 CAM sweep: ours `wsss.cam.eval_cams` (every threshold from one sorted pass per image); official style: IRN's
 eval_cam loop, one argmax + confusion per threshold and image (over 19 thresholds here, IRN sweeps one).
@@ -63,7 +64,7 @@ def main():
     a = ap.parse_args()
     from wsss.cam import eval_cams, save_cam
     from wsss.metrics import evaluate_folders
-    n = a.n or (40 if a.quick else 1000)
+    n = a.n or 1449  # VOC 2012 val (a few seconds a pass)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as d:
         pred, gt, cams = Path(d) / 'pred', Path(d) / 'gt', Path(d) / 'cams'
@@ -72,9 +73,12 @@ def main():
         for i in ids:
             g = make_maps(rng, a.kind); g[rng.random(g.shape) < 0.05] = 255
             write_png(gt / f'{i}.png', g); write_png(pred / f'{i}.png', make_maps(rng, a.kind))
-        with Clock() as c: r = evaluate_folders(pred, gt, num_classes=21)
-        with Clock() as c2: m = official_eval(pred, gt, ids)
-        rows = [row(f'label-map eval ({a.kind}), 500x375', n / c.wall, n / c2.wall, n_images=n)]
+        ours, base = [], []
+        for _ in range(3):  # alternate the two, keep each side's median pass (a shared VM's noise)
+            with Clock() as c: r = evaluate_folders(pred, gt, num_classes=21)
+            with Clock() as c2: m = official_eval(pred, gt, ids)
+            ours.append(n / c.wall); base.append(n / c2.wall)
+        rows = [row(f'label-map eval ({a.kind}), 500x375', float(np.median(ours)), float(np.median(base)), n_images=n, passes=3)]
         k = min(n, 10 if a.quick else 100)
         for i in ids[:k]:
             keys = np.sort(rng.choice(20, 2, replace=False)) + 1

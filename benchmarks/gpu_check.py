@@ -10,7 +10,10 @@
    `torch.compile`. Throughput from the per-step log after the warm-up steps. Target >= 800 images/s.
 2. CAM inference, 4 scales + flip on 500x375 images: `make_cams` batched (bf16, channels_last) and, for the
    ratio, the official one-image fp32 geometry. Target >= 300 images/s.
-3. fp32 vs bf16 agreement: a ResNet-50 CAM net trained briefly on the synthetic benchmark (quick profile data), one
+3. Backbones side by side: one CamNet training step (bf16 autocast, channels_last; crop 512, batch 16) and the CAM
+   of one 500x375 image, for ResNet-50 (the paper profile) and the ImageNet EfficientNet-Lite0 of the real-photo
+   quick profile (random init for both: speed does not depend on the weights).
+4. fp32 vs bf16 agreement: a ResNet-50 CAM net trained briefly on the synthetic benchmark (quick profile data), one
    checkpoint, CAMs made in fp32 and in bf16, both scored with eval_cams. Target |delta mIoU| <= 0.01.
 Writes benchmarks/results/gpu_check.json (device, versions, settings, every number, pass/fail per target).
 """
@@ -92,6 +95,40 @@ def cam_throughput(a, dev, log):
                 ratio=out['batched bf16'] / out['official fp32 one image'], n_images=n)
 
 
+def backbones(a, dev, log):
+    import statistics
+    import torch
+    from wsss.nets import CamNet, multilabel_loss
+    crop, batch, hw, reps = (64, 2, (48, 64), 2) if a.tiny else (512, 16, (375, 500), 10)
+    bf16 = dev.type == 'cuda'
+    out = {}
+    for arch, kw in (('resnet50', dict(strides=(2, 2, 2, 1), frozen_stages=0)), ('efficientnet_lite0', dict(strides=(2, 2, 2, 1), frozen_stages=2))):
+        net = CamNet(20, arch, weights='random', **kw).to(dev).to(memory_format=torch.channels_last).train()
+        opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=1e-3, momentum=0.9)
+        x = torch.randn(batch, 3, crop, crop, device=dev).contiguous(memory_format=torch.channels_last)
+        y = (torch.rand(batch, 20, device=dev) > 0.9).float()
+        def timed(fn, k):
+            fn()  # warm-up: allocations, kernel choice
+            times = []
+            for _ in range(k):
+                if dev.type == 'cuda': torch.cuda.synchronize()
+                t = time.perf_counter(); fn()
+                if dev.type == 'cuda': torch.cuda.synchronize()
+                times.append(time.perf_counter() - t)
+            return statistics.median(times)
+        def step():
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16): loss = multilabel_loss(net(x), y)
+            opt.zero_grad(); loss.backward(); opt.step()
+        img = torch.randn(1, 3, *hw, device=dev).contiguous(memory_format=torch.channels_last)
+        def infer():
+            with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16): net.eval().cam(img)
+            net.train()
+        out[arch] = dict(train_images_per_s=batch / timed(step, reps), cam_images_per_s=1 / timed(infer, reps))
+        log(f"backbone {arch}: training {out[arch]['train_images_per_s']:.1f} images/s (crop {crop}, batch {batch}), "
+            f"CAM {out[arch]['cam_images_per_s']:.1f} images/s ({hw[1]}x{hw[0]}, one scale)")
+    return out
+
+
 def agreement(a, dev, log):
     from wsss.cam import eval_cams, make_cams
     from wsss.data import make_synthetic, open_dataset
@@ -120,7 +157,7 @@ def main():
     ap.add_argument('--warmup', type=int, default=8)
     ap.add_argument('--cam-images', type=int, default=256)
     ap.add_argument('--agree-epochs', type=int, default=8)
-    ap.add_argument('--only', default='train,cam,agree', help='comma-separated subset of train,cam,agree')
+    ap.add_argument('--only', default='train,cam,backbones,agree', help='comma-separated subset of train,cam,backbones,agree')
     a = ap.parse_args()
     import torch
     if a.device == 'cpu' and torch.cuda.is_available() and not a.tiny: a.device = 'cuda'
@@ -137,6 +174,7 @@ def main():
             try: res['train_compiled'] = train_throughput(a, dev, True, log)
             except Exception as e: log(f"train compiled: failed ({type(e).__name__}: {e})")
     if 'cam' in only: res['cam'] = cam_throughput(a, dev, log)
+    if 'backbones' in only: res['backbones'] = backbones(a, dev, log)
     if 'agree' in only: res['agreement'] = agreement(a, dev, log)
     best_train = max([res[k]['images_per_s'] for k in ('train_eager', 'train_compiled') if k in res] or [0])
     res['pass'] = {} if a.tiny or dev.type != 'cuda' else dict(

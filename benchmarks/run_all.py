@@ -9,7 +9,7 @@ import json, subprocess, sys, time
 from pathlib import Path
 from _common import HERE, environment, parser
 
-SCRIPTS = ('bench_train', 'bench_cam', 'bench_crf', 'bench_rw', 'bench_sem_seg_labels', 'bench_eval', 'bench_data', 'bench_coco_scale')
+SCRIPTS = ('bench_train', 'bench_cam', 'bench_crf', 'bench_rw', 'bench_sem_seg_labels', 'bench_eval', 'bench_data', 'bench_coco_scale', 'bench_backbones')
 GPU_OK = {'bench_train', 'bench_cam', 'bench_rw'}  # the others are CPU work whatever the device
 
 

@@ -98,6 +98,19 @@ def _readme_commands():
     blocks = re.findall(r'```(?:bash|sh|shell)\n(.*?)```', (ROOT / 'README.md').read_text(), flags=re.S)
     return [l.split('#')[0].strip() for b in blocks for l in b.splitlines() if l.strip() and not l.strip().startswith('#')]
 
+def test_readme_speed_tables_are_rendered_from_the_committed_results():
+    "The Speed tables are what benchmarks/speed_table.py renders from benchmarks/results/summary.json (no hand-typed numbers)."
+    sys.path.insert(0, str(ROOT / 'benchmarks'))
+    try: import speed_table
+    finally: sys.path.pop(0)
+    summary = json.loads((ROOT / 'benchmarks' / 'results' / 'summary.json').read_text())
+    assert summary['rows'] and not summary.get('failed'), "benchmarks/results/summary.json holds no complete run"
+    for r in summary['rows']:  # every committed row carries its own ratio, recomputable from its two rates
+        if r.get('ratio'): assert abs(r['ratio'] - r['ours'] / r['official_style']) <= 1e-9 * r['ratio'], r['name']
+    tables = speed_table.render(summary)
+    assert speed_table.committed_tables() == tables, "run `python benchmarks/speed_table.py` after run_all.py"
+    assert tables in (ROOT / 'README.md').read_text()
+
 def test_readme_shows_two_commands_and_ci_runs_the_test_one():
     quickstart = _readme_commands()[:2]
     assert len(quickstart) == 2 and 'pip install' in quickstart[0] and 'wsss reproduce' in quickstart[0], quickstart

@@ -13,10 +13,11 @@ from .core import ConfigError, DataError, amp_dtype, pick_device, read_json, sav
 from .data import IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
-__all__ = ['GEOMETRIES', 'IRN_STRIDE', 'CAM_PROVENANCE', 'multiscale_cam', 'register_geometry', 'resolve_geometry',
-           'imagenet_normalize', 'pil_rescale', 'irn_geometry', 'aligned_geometry', 'normalize_cam', 'save_cam',
-           'load_cam', 'cam_ok', 'item_geometry', 'cam_fits', 'cam_provenance', 'make_cams', 'eval_cams',
-           'image_class_scores', 'eval_classification', 'cam_part_shares']
+__all__ = ['GEOMETRIES', 'IRN_STRIDE', 'CAM_PROVENANCE', 'CAM_MAPS_BUDGET', 'CPU_FORWARD_PIXELS', 'multiscale_cam',
+           'register_geometry', 'resolve_geometry', 'imagenet_normalize', 'pil_rescale', 'irn_geometry',
+           'aligned_geometry', 'normalize_cam', 'cam_keys', 'save_cam', 'load_cam', 'cam_ok', 'item_geometry',
+           'cam_fits', 'cam_provenance', 'cam_chunk_size', 'make_cams', 'eval_cams', 'image_class_scores',
+           'eval_classification', 'cam_part_shares']
 
 # %% ../nbs/07_cam.ipynb #c1378109
 def _rescale(x, s:float):
@@ -40,8 +41,11 @@ def multiscale_cam(cam_fn, # callable: N x 3 x h x w float -> N x K x h' x w' no
                    flip:bool=True, # add the horizontal flip of every scale (IRN, SIPE)
                    size=None, # output (H, W); default: the image size
                    stride:int|None=None, # the net's output stride for exact geometry (see above); None: resize to H x W
+                   channels=None, # int64 indices of the maps to keep (e.g. the present classes); None: all K
                   ) -> torch.Tensor:
-    "Sum of upsampled CAMs over scales and flips: K x H x W (or N x K x H x W), float32, non-negative, unnormalised."
+    """Sum of upsampled CAMs over scales and flips: K x H x W (or N x K x H x W), float32, non-negative, unnormalised.
+    With `channels`, only those maps are upsampled and summed (each map is resized on its own, so the kept ones are
+    exactly what the full call gives; a VOC image has 1.5 of 20 classes on average)."""
     if not len(scales) or any(s <= 0 for s in scales): raise ConfigError(f"scales must be positive numbers, got {scales!r}")
     single = image.ndim == 3
     x = image[None] if single else image
@@ -51,7 +55,9 @@ def multiscale_cam(cam_fn, # callable: N x 3 x h x w float -> N x K x h' x w' no
     for s in scales:
         xs = _rescale(x, s)
         if flip: xs = torch.cat([xs, xs.flip(-1)])
-        m = _to_image_grid(cam_fn(xs).float(), size, s, stride)
+        m = cam_fn(xs).float()
+        if channels is not None: m = m.index_select(1, torch.as_tensor(channels, dtype=torch.int64, device=m.device))
+        m = _to_image_grid(m, size, s, stride)
         if flip: m = m[:n] + m[n:].flip(-1)
         total = m if total is None else total + m
     return total[0] if single else total
@@ -139,12 +145,23 @@ def normalize_cam(cam, # C x H x W raw maps (or C+1 with background first when `
     expect = len(label) + int(has_background)
     if cam.ndim != 3 or cam.shape[0] != expect:
         raise ConfigError(f"cam must have {expect} channels for a {len(label)}-class label (has_background={has_background}), got shape {tuple(cam.shape)}")
-    keys = np.flatnonzero(label > 0.5).astype(np.int64) + 1
-    if has_background: keys = np.concatenate([[0], keys]).astype(np.int64)
-    idx = torch.as_tensor(keys if has_background else keys - 1, device=cam.device)
-    kept = cam.index_select(0, idx).clamp_min(0)
-    if len(keys): kept = kept / (kept.amax(dim=(1, 2), keepdim=True) + eps)
-    return keys, kept
+    keys = cam_keys(label, has_background)
+    return keys, _max_normalise(cam.index_select(0, torch.as_tensor(_key_channels(keys, has_background), device=cam.device)), eps)
+
+def cam_keys(label, # float[C] image-level label (1 = present)
+             has_background:bool=False, # the map has its own background channel (key 0)
+            ) -> np.ndarray:
+    "int64 keys a CAM file keeps for `label`: the present classes 1..C, after 0 when the map has its own background."
+    keys = np.flatnonzero(np.asarray(label, np.float32).reshape(-1) > 0.5).astype(np.int64) + 1
+    return np.concatenate([[0], keys]).astype(np.int64) if has_background else keys
+
+def _key_channels(keys, has_background:bool) -> np.ndarray:
+    "Channel index of each key in the raw maps (class c is channel c - 1 without a background channel)."
+    return keys if has_background else keys - 1
+
+def _max_normalise(kept, eps:float=1e-5):
+    kept = kept.clamp_min(0)
+    return kept / (kept.amax(dim=(1, 2), keepdim=True) + eps) if len(kept) else kept
 
 # %% ../nbs/07_cam.ipynb #00009ccd
 def save_cam(path, # destination `<id>.npz`
@@ -249,6 +266,22 @@ class _CamInputs(torch.utils.data.Dataset):
 
 def _as_list(batch): return batch
 
+CAM_MAPS_BUDGET = 2**26  # floats of full-resolution maps one forward may hold (~256 MiB): COCO-sized images x 80 classes
+CPU_FORWARD_PIXELS = 2**20  # input pixels (largest scale x flips) of one CPU forward: more images than this per forward
+                            # run slower on a CPU (cache misses), while small images still share a forward
+
+def cam_chunk_size(size, # (H, W) of the images
+                   n_maps:int, # maps per image (classes, + 1 with a background channel)
+                   scales, # the CAM scales
+                   flip:bool, # with horizontal flips
+                   device, # where the forward runs
+                  ) -> int:
+    "How many same-size images share one multi-scale forward: bounded by the maps' memory, and on a CPU by the input pixels."
+    H, W = size; views = 2 if flip else 1
+    step = CAM_MAPS_BUDGET // ((n_maps + 1) * H * W * views)
+    if torch.device(device).type == 'cpu': step = min(step, int(CPU_FORWARD_PIXELS // (H * W * max(scales)**2 * views)))
+    return max(1, int(step))
+
 def make_cams(method, # object with `cam_forward(model, images)` and `has_background`, or None to call `model` itself
               model, # the trained CAM network (put in eval mode and moved to `device`)
               dataset, # items dict(id, image uint8 H x W x 3, label float32[C]); needs `.ids`
@@ -292,7 +325,11 @@ def make_cams(method, # object with `cam_forward(model, images)` and `has_backgr
     def cam_fn(x):
         if dev.type == 'cuda': x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=dt or torch.float32, enabled=dt is not None):
-            return (model(x) if method is None else method.cam_forward(model, x)).float()
+            m = (model(x) if method is None else method.cam_forward(model, x)).float()
+        if m.ndim != 4 or m.shape[1] != n_maps:  # as normalize_cam checks the full maps
+            raise ConfigError(f"cam must have {n_maps} channels for a {n_maps - int(has_bg)}-class label (has_background={has_bg}), got shape {tuple(m.shape)}")
+        return m
+    n_maps = None  # the label length (+ 1 with a background channel) of the chunk being computed
     loader = torch.utils.data.DataLoader(_CamInputs(dataset, todo, raw=geo != 'aligned'), batch_size=batch_size, shuffle=False,
                                          num_workers=workers if len(todo) > 1 else 0, collate_fn=_as_list,
                                          pin_memory=dev.type == 'cuda')
@@ -309,16 +346,20 @@ def make_cams(method, # object with `cam_forward(model, images)` and `has_backgr
             groups = {}
             for it in batch: groups.setdefault(tuple(it['image'].shape), []).append(it)
             chunks = []
-            for same in groups.values():  # COCO-sized images x 80 classes: cap one forward's full-resolution maps at ~256 MiB
-                H, W = same[0]['image'].shape[-2:]
-                step = max(1, int(2**26 // ((len(same[0]['label']) + 1) * H * W * (2 if flip else 1))))
+            for same in groups.values():
+                step = cam_chunk_size(tuple(same[0]['image'].shape[-2:]), len(same[0]['label']) + int(has_bg), scales, flip, dev)
                 chunks += [same[k:k + step] for k in range(0, len(same), step)]
             for items in chunks:
                 x = torch.stack([it['image'] for it in items]).to(dev, non_blocking=True)
-                raw = multiscale_cam(cam_fn, x, scales=scales, flip=flip, stride=stride)
-                for it, r in zip(items, raw):
-                    keys, cam = normalize_cam(r, it['label'], has_background=has_bg)
-                    save_cam(out_dir/f"{it['id']}.npz", keys, cam)
+                keys = [cam_keys(it['label'], has_bg) for it in items]
+                n_maps = len(items[0]['label']) + int(has_bg)
+                # only the channels some image of the chunk keeps are upsampled and summed (one, when none is kept)
+                need = np.unique(np.concatenate([_key_channels(k, has_bg) for k in keys]))
+                if not len(need): need = np.zeros(1, np.int64)
+                raw = multiscale_cam(cam_fn, x, scales=scales, flip=flip, stride=stride, channels=need)
+                for it, k, r in zip(items, keys, raw):
+                    cam = _max_normalise(r.index_select(0, torch.as_tensor(np.searchsorted(need, _key_channels(k, has_bg)), device=r.device)))
+                    save_cam(out_dir/f"{it['id']}.npz", k, cam)
                 n += len(items); bar.update(len(items))
     secs = time.perf_counter() - t0
     barrier()  # under torchrun: every shard's files are written when make_cams returns

@@ -419,6 +419,9 @@ def train_method(method, # a registry key or a Method instance
         from wsss.data import collate as collate_fn
     seed_everything(seed)
     t0 = time.perf_counter()
+    if 'mask' not in method.needs:  # image-level supervision: the ground-truth masks are never decoded while training
+        from wsss.data import without_masks
+        dataset = without_masks(dataset)
     ctx = RoundContext(dataset=dataset, out_dir=out_dir, round_dir=out_dir / 'round0', round_index=0, num_rounds=method.num_rounds,
                        num_classes=len(class_names), class_names=class_names, device=dev, seed=seed)
     for r in range(method.num_rounds):

@@ -5,7 +5,7 @@
 # %% ../nbs/02_metrics.ipynb #05463cba
 from __future__ import annotations
 import os, sys, warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
@@ -13,10 +13,11 @@ from .core import ConfigError, DataError, read_text, visible_files, write_json
 from .data import VOC_CLASSES, read_label_png
 
 # %% auto #0
-__all__ = ['read_labels', 'CAM_REGIONS', 'confusion_matrix', 'iou_from_confusion', 'miou', 'precision_recall', 'scores',
-           'ConfusionMeter', 'confident_scores', 'cam_labels', 'default_thresholds', 'SweepBest', 'ThresholdSweep',
-           'cam_threshold_sweep', 'evaluate_cam_folder', 'expected_ids', 'evaluate_folders', 'format_scores',
-           'eval_cli_report', 'classification_scores', 'cam_region_mass', 'region_shares']
+__all__ = ['read_labels', 'PROCESS_POOL_MIN_FILES', 'CAM_REGIONS', 'confusion_matrix', 'iou_from_confusion', 'miou',
+           'precision_recall', 'scores', 'ConfusionMeter', 'confident_scores', 'cam_labels', 'default_thresholds',
+           'SweepBest', 'ThresholdSweep', 'cam_threshold_sweep', 'evaluate_cam_folder', 'expected_ids',
+           'evaluate_folders', 'format_scores', 'eval_cli_report', 'classification_scores', 'cam_region_mass',
+           'region_shares']
 
 # %% ../nbs/02_metrics.ipynb #bca1af56
 def _to_numpy(x):
@@ -283,13 +284,47 @@ read_labels = read_label_png
 
 def _pair_counts(pred_path:Path, gt_path:Path) -> np.ndarray:
     "256 x 256 counts of (gt, pred) values of one file pair (rows gt)."
-    p, g = read_labels(pred_path), read_labels(gt_path)
+    p, g = read_labels(pred_path), read_labels(gt_path)  # uint8: read_label_png refuses values above 255
     if p.shape != g.shape: raise DataError(f"{pred_path}: size {p.shape[1]}x{p.shape[0]} differs from ground truth {gt_path} ({g.shape[1]}x{g.shape[0]})")
-    for a, path in ((p, pred_path), (g, gt_path)):
-        if a.size and a.max() > 255: raise DataError(f"{path}: label value {a.max()} is above 255")
-    if p.dtype != np.uint8: p = p.astype(np.uint16)
-    # (gt << 8 | pred) in uint16 is 2-3x faster than int32/int64 index arithmetic for 8-bit labels
-    return np.bincount((g.astype(np.uint16) << 8 | p).ravel(), minlength=65536).reshape(256, 256)
+    # one bincount over the fused index gt << 8 | pred (torch's int32 bincount: 2x numpy's uint16 one)
+    import torch
+    idx = (g.astype(np.int32) << 8) | p
+    return torch.bincount(torch.from_numpy(idx.ravel()), minlength=65536).view(256, 256).numpy()
+
+def _count_pairs(pairs, # [(pred_path, gt_path), ...]
+                 n:int|None, # class count to check predictions against (None: no check)
+                ) -> np.ndarray:
+    "Summed `_pair_counts` of `pairs`; a prediction outside 0..n-1 on a labelled pixel is a DataError naming its file."
+    total = np.zeros((256, 256), np.int64)
+    for pred_path, gt_path in pairs:
+        c = _pair_counts(pred_path, gt_path)
+        if n is not None:
+            bad = np.flatnonzero(c[:n, n:].sum(0))
+            if len(bad): raise DataError(f"{pred_path}: predicted value {bad[0] + n} is outside 0..{n-1} (num_classes={n})")
+        total += c
+    return total
+
+PROCESS_POOL_MIN_FILES = 64  # below this many files, starting reader processes costs more than it saves
+
+def _reader_process_init():
+    import torch; torch.set_num_threads(1)  # one reader per core; a forked child must not enter the parent's OpenMP pool
+
+def _can_fork() -> bool:
+    import multiprocessing as mp
+    return 'fork' in mp.get_all_start_methods() and not mp.current_process().daemon  # daemonic processes may not fork
+
+def _sum_over_files(fn, items:list, workers, *args) -> np.ndarray:
+    """`fn(chunk, *args)` summed over `workers` interleaved chunks of `items`: forked processes (one per core) for a large
+    job, so that PNG decoding (PIL holds the GIL for much of it) and counting scale with the cores; threads for a small
+    one; inline for one worker."""
+    w = _workers(workers)
+    if w == 1 or len(items) < 2: return fn(items, *args)
+    procs = min(w, os.cpu_count() or 1)
+    if procs > 1 and len(items) >= PROCESS_POOL_MIN_FILES and _can_fork():
+        import multiprocessing as mp
+        with ProcessPoolExecutor(procs, mp_context=mp.get_context('fork'), initializer=_reader_process_init) as ex:
+            return sum(ex.map(fn, [items[k::procs] for k in range(procs)], *[[a] * procs for a in args]))
+    with ThreadPoolExecutor(w) as ex: return sum(ex.map(fn, [items[k::w] for k in range(w)], *[[a] * w for a in args]))
 
 def _read_id_list(path:Path) -> list[str]:
     "Ids of a list file: the first token of each line, as a file stem (plain ids or DeepLab's two-column lists)."
@@ -327,7 +362,7 @@ def evaluate_folders(pred_dir, # folder of predicted label PNGs <id>.png
                      num_classes:int|None=None, # n with background; default len(class_names)(+1) or inferred from the data
                      ids=None, # ids to expect (a sequence or a list file; default: `split`, else every ground-truth PNG)
                      class_names=None, # n or n-1 names for the per-class entries
-                     workers:int|None=None, # reader threads (0 or 1: serial)
+                     workers:int|None=None, # readers: processes, one per core, from 64 files on (else threads); 0 or 1: serial
                      split:str|None=None, # expect the ids of this split (see `expected_ids`)
                      allow_missing:bool=False, # score the predictions present, warn, and record the missing ids
                     ) -> dict:
@@ -352,14 +387,7 @@ def evaluate_folders(pred_dir, # folder of predicted label PNGs <id>.png
             raise DataError(msg + ("" if allow_missing else " (allow_missing=True / --allow-missing scores the rest and records them)"))
         warnings.warn(msg + "; scoring the rest, the missing ids are recorded in the result", stacklevel=2)
     ids = [i for i in expected if i in present]
-    def one(i):
-        c = _pair_counts(pred_dir / f'{i}.png', gt_dir / f'{i}.png')
-        if n is not None:  # predictions outside 0..n-1 on labelled pixels
-            bad = np.flatnonzero(c[:n, n:].sum(0))
-            if len(bad): raise DataError(f"{pred_dir / f'{i}.png'}: predicted value {bad[0] + n} is outside 0..{n-1} (num_classes={n})")
-        return c
-    total = np.zeros((256, 256), np.int64)
-    for c in _pmap(one, ids, workers): total += c
+    total = _sum_over_files(_count_pairs, [(pred_dir / f'{i}.png', gt_dir / f'{i}.png') for i in ids], workers, n)
     if n is None:  # infer: largest class id in gt (ignoring 255) or in predictions on labelled pixels
         gt_used, pred_used = np.flatnonzero(total[:255].sum(1)), np.flatnonzero(total[:255].sum(0))
         if 255 in pred_used: raise DataError(f"{pred_dir}: predictions contain 255 on labelled pixels; pass num_classes")

@@ -359,7 +359,8 @@ class LabelFolder(torch.utils.data.Dataset):
     def __init__(self, dataset, # items dict(id, image, ...); needs `.ids`
                  label_dir, # folder of `<id>.png` label maps
                 ):
-        self.dataset, self.label_dir = dataset, Path(label_dir)
+        from wsss.data import without_masks
+        self.dataset, self.label_dir = without_masks(dataset), Path(label_dir)  # its own masks would be read only to be replaced
         if not self.label_dir.is_dir(): raise DataError(f"{self.label_dir}: label folder does not exist")
         self.ids = [str(i) for i in dataset.ids]
         have = {p.name for p in self.label_dir.iterdir()}
