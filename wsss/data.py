@@ -1031,13 +1031,6 @@ def without_masks(dataset):
     view = getattr(dataset, 'without_masks', None)
     return view() if callable(view) else dataset
 
-def _stack(vals):
-    "torch.stack; inside a loader worker straight into shared memory, as torch's default_collate does (the hand-over to the main process then copies nothing)."
-    import torch
-    if torch.utils.data.get_worker_info() is None or vals[0].device.type != 'cpu': return torch.stack(vals)
-    storage = vals[0]._typed_storage()._new_shared(len(vals) * vals[0].numel(), device='cpu')
-    return torch.stack(vals, out=vals[0].new(storage).resize_(len(vals), *vals[0].shape))
-
 def collate(batch:list[dict]) -> dict:
     "Collate item dicts for a DataLoader: tensors of one shape are stacked, anything else becomes a list."
     import torch
@@ -1047,7 +1040,7 @@ def collate(batch:list[dict]) -> dict:
     for k in keys:
         vals = [b[k] for b in batch]
         if isinstance(vals[0], np.ndarray): vals = [torch.from_numpy(np.ascontiguousarray(v)) for v in vals]
-        if isinstance(vals[0], torch.Tensor) and all(v.shape == vals[0].shape for v in vals): out[k] = _stack(vals)
+        if isinstance(vals[0], torch.Tensor) and all(v.shape == vals[0].shape for v in vals): out[k] = torch.stack(vals)
         else: out[k] = vals
     return out
 

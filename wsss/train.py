@@ -49,6 +49,9 @@ def barrier():
 def _item_seed(seed:int, epoch:int, index:int) -> int:
     return int(np.random.SeedSequence([int(seed) % 2**32, int(epoch), int(index)]).generate_state(1)[0])
 
+def _seed_cpu(s:int):
+    random.seed(s); np.random.seed(s); torch.random.default_generator.manual_seed(s)
+
 @contextlib.contextmanager
 def _seeded(s:int):
     "Seed python, numpy and torch (CPU) from `s` inside the block; restore their previous states after it."
@@ -56,7 +59,7 @@ def _seeded(s:int):
     # build, 0.4 ms per item), and only the CPU state is restored here
     gen = torch.random.default_generator
     py, npy, pt = random.getstate(), np.random.get_state(), gen.get_state()
-    random.seed(s); np.random.seed(s); gen.manual_seed(s)
+    _seed_cpu(s)
     try: yield
     finally: random.setstate(py); np.random.set_state(npy); gen.set_state(pt)
 
@@ -68,7 +71,7 @@ class SeededItems(torch.utils.data.Dataset):
         epoch, i = key if isinstance(key, tuple) else (0, key)
         s = _item_seed(self.seed, epoch, i)
         if torch.utils.data.get_worker_info() is not None:  # a worker's generators serve items only, each seeded afresh: nothing to restore
-            random.seed(s); np.random.seed(s); torch.random.default_generator.manual_seed(s)
+            _seed_cpu(s)
             return self.dataset[i]
         with _seeded(s): return self.dataset[i]
 
