@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from wsss.core import DataError
+from wsss.core import ConfigError, DataError
 from wsss.data import SegmentationDataset, train_transform, read_label_png
 from wsss.method import check_method
 
@@ -49,10 +49,31 @@ def test_missing_saliency_file_names_it(voc_mini, tmp_path):
 def test_standin_saliency_warns_and_is_recorded(voc_mini):
     with pytest.warns(UserWarning, match='stand-in'):
         ds = SegmentationDataset(voc_mini, 'train', saliency='auto')
-    assert ds.saliency_source == 'standin:spectral_residual'
+    assert ds.saliency_source == 'standin:scda'
     it = ds[0]
     assert it['saliency'].shape == it['image'].shape[:2] and it['saliency'].dtype == np.float32
-    assert 0 <= it['saliency'].min() and it['saliency'].max() <= 1 and it['saliency'].std() > 0
+    assert set(np.unique(it['saliency'])) == {0.0, 1.0}  # SCDA's object mask
+    assert np.array_equal(ds[0]['saliency'], it['saliency'])  # the second read comes from the kept map: the same mask
+    from wsss.data import standin_saliency
+    assert np.array_equal(it['saliency'], standin_saliency(it['image']))
+    with pytest.warns(UserWarning, match='spectral_residual'):
+        sr = SegmentationDataset(voc_mini, 'train', saliency='standin:spectral_residual')
+    assert sr.saliency_source == 'standin:spectral_residual'
+    s = sr[0]['saliency']; assert 0 <= s.min() and s.max() <= 1 and s.std() > 0 and len(np.unique(s)) > 2
+    with pytest.raises(ConfigError, match="standin:dss"): SegmentationDataset(voc_mini, 'train', saliency='standin:dss')
+
+def test_scda_standin_finds_objects_on_real_photos(voc_mini):
+    "On real VOC photos SCDA's mask covers more of the objects than of the background (what AuxSegNet's fusion needs)."
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        ds = SegmentationDataset(voc_mini, 'train', saliency='standin')
+    obj = bg = n_obj = n_bg = 0
+    for i in range(len(ds)):
+        it = ds[i]; m = np.asarray(it['mask']); s = it['saliency'] > 0.5
+        obj += int((s & (m > 0) & (m != 255)).sum()); n_obj += int(((m > 0) & (m != 255)).sum())
+        bg += int((s & (m == 0)).sum()); n_bg += int((m == 0).sum())
+    assert obj / n_obj > 2 * (bg / n_bg)
 
 # ---- official checkpoint equivalence: a reference written from the algorithm, on the official state-dict layout
 def _ref_branch(sd, t, x, dil=(6, 12, 18)):
@@ -151,7 +172,7 @@ def _reproduce(root, out, *extra):
 
 def test_reproduce_voc_smoke_standin(voc_mini, tmp_path):
     r = _reproduce(voc_mini, tmp_path / 'runs')
-    assert r['saliency_source'] == 'standin:spectral_residual' and 0 <= r['cam_miou'] <= 1
+    assert r['saliency_source'] == 'standin:scda' and 0 <= r['cam_miou'] <= 1
     assert 'stand-in saliency' in (tmp_path / 'runs' / 'figures' / 'results_voc_smoke.md').read_text()
     assert (tmp_path / 'runs' / 'figures' / 'auxsegnet_steps_voc_smoke.png').is_file()
 

@@ -86,13 +86,25 @@ def test_readme_is_rendered_from_index():
     out = subprocess.run([sys.executable, str(ROOT / '.ci' / 'render_readme.py'), '--check'], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
 
-def test_readme_results_match_the_committed_table():
-    "The README quotes figures/results_synthetic_quick.md, which `wsss reproduce` regenerates: they must agree."
-    table = (ROOT / 'figures' / 'results_synthetic_quick.md').read_text()
-    rows = [l for l in table.splitlines() if l.startswith('| `')]
-    assert rows, "no method rows in figures/results_synthetic_quick.md"
+@pytest.mark.parametrize('name', ['results_synthetic_quick', 'stages_synthetic_quick', 'results_voc_quick', 'stages_voc_quick'])
+def test_readme_results_match_the_committed_table(name):
+    "The README quotes the tables `wsss reproduce` regenerates in figures/ (synthetic benchmark and real VOC): they must agree."
+    table = (ROOT / 'figures' / f'{name}.md').read_text()
+    rows = [l for l in table.splitlines() if l.startswith('| `') or l.startswith('| oracle')]
+    assert rows, f"no method rows in figures/{name}.md"
     readme = (ROOT / 'README.md').read_text()
-    assert all(r in readme for r in rows), "README results are stale: copy the rows of figures/results_synthetic_quick.md into nbs/index.ipynb"
+    assert all(r in readme for r in rows), f"README results are stale: copy the rows of figures/{name}.md into nbs/index.ipynb"
+
+def test_stability_script_compares_every_cell_in_points():
+    "benchmarks/stability.py (issue 22): the largest difference per row, in points, over the cells both runs have."
+    sys.path.insert(0, str(ROOT / 'benchmarks'))
+    try: import stability
+    finally: sys.path.pop(0)
+    a = dict(methods=dict(cam=dict(cam_miou=0.374, cls_map=0.80, pseudo_miou=0.374, seconds={'make_cam': 9.0})), oracle=dict(seg_miou=0.30))
+    b = dict(methods=dict(cam=dict(cam_miou=0.350, cls_map=0.81, seconds={'make_cam': 7.0})), oracle=dict(seg_miou=0.31))
+    c = stability.compare(a, b)
+    assert c['max_per_row'] == {'cam': 2.4, 'oracle': 1.0} and c['max_diff'] == 2.4
+    assert {(x['row'], x['cell']) for x in c['cells']} == {('cam', 'cam_miou'), ('cam', 'cls_map'), ('oracle', 'seg_miou')}  # only shared cells; times are no cell
 
 def _readme_commands():
     blocks = re.findall(r'```(?:bash|sh|shell)\n(.*?)```', (ROOT / 'README.md').read_text(), flags=re.S)

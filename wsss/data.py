@@ -12,14 +12,16 @@ from PIL import Image
 from .core import ConfigError, DataError, atomic_path, read_json, read_text, visible_files, write_json, write_text
 
 # %% auto #0
-__all__ = ['IGNORE_INDEX', 'VOC_CLASSES', 'COCO_CATEGORY_IDS', 'COCO_CLASSES', 'STANDIN_SALIENCY', 'STANDIN_SALIENCY_KIND',
-           'SYNTHETIC_VERSION', 'SYNTHETIC_DEFAULTS', 'SYNTHETIC_PROFILES', 'IMAGENET_MEAN', 'IMAGENET_STD',
-           'voc_palette', 'read_image', 'read_label_png', 'write_label_png', 'read_saliency', 'resolve_voc_root',
-           'available_splits', 'split_file', 'read_split', 'read_class_names', 'default_class_names',
-           'load_label_dict_npy', 'read_class_labels', 'standin_saliency', 'SegmentationDataset', 'COCOSegmentation',
-           'coco_paths', 'write_coco_masks', 'synthetic_params', 'synthetic_sample', 'make_synthetic',
-           'synthetic_complete', 'ensure_synthetic', 'synthetic_stats', 'synthetic_figure', 'JointTransform',
-           'train_transform', 'eval_transform', 'without_masks', 'collate', 'open_dataset', 'validate_dataset']
+__all__ = ['IGNORE_INDEX', 'VOC_CLASSES', 'COCO_CATEGORY_IDS', 'COCO_CLASSES', 'IMAGENET_MEAN', 'IMAGENET_STD',
+           'STANDIN_SALIENCY', 'STANDIN_SALIENCY_KINDS', 'STANDIN_SALIENCY_KIND', 'STANDIN_SALIENCY_NAMES',
+           'SCDA_LONG_SIDE', 'SYNTHETIC_VERSION', 'SYNTHETIC_DEFAULTS', 'SYNTHETIC_PROFILES', 'voc_palette',
+           'read_image', 'read_label_png', 'write_label_png', 'read_saliency', 'resolve_voc_root', 'available_splits',
+           'split_file', 'read_split', 'read_class_names', 'default_class_names', 'load_label_dict_npy',
+           'read_class_labels', 'scda_aggregation_map', 'scda_mask', 'standin_saliency', 'SegmentationDataset',
+           'COCOSegmentation', 'coco_paths', 'write_coco_masks', 'synthetic_params', 'synthetic_sample',
+           'make_synthetic', 'synthetic_complete', 'ensure_synthetic', 'synthetic_stats', 'synthetic_figure',
+           'JointTransform', 'train_transform', 'eval_transform', 'without_masks', 'collate', 'open_dataset',
+           'validate_dataset']
 
 # %% ../nbs/01_data.ipynb #0df9bfd8
 IGNORE_INDEX = 255  # void / ignore label in every mask
@@ -273,22 +275,61 @@ def read_class_labels(path, # labels.txt / labels.json / cls_labels.npy
     return out
 
 # %% ../nbs/01_data.ipynb #26e24f59
-STANDIN_SALIENCY = 'standin'  # `saliency=` value asking for the unsupervised stand-in
-STANDIN_SALIENCY_KIND = 'spectral_residual'  # OpenCV contrib's StaticSaliencySpectralResidual
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet statistics (IRN's TorchvisionNormalize)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
-def standin_saliency(image, # uint8 H x W x 3 RGB image
-                    ) -> np.ndarray: # float32 H x W in [0, 1]
-    "Unsupervised saliency (spectral residual, OpenCV contrib), min-max normalised; a stand-in where no saliency maps exist."
+STANDIN_SALIENCY = 'standin'  # `saliency=` value asking for the unsupervised stand-in ('standin:<kind>' picks the kind)
+STANDIN_SALIENCY_KINDS = ('scda', 'spectral_residual')
+STANDIN_SALIENCY_KIND = 'scda'  # the default kind
+STANDIN_SALIENCY_NAMES = {'scda': "SCDA's mask on the ImageNet EfficientNet-Lite0", 'spectral_residual': 'OpenCV spectral residual'}
+SCDA_LONG_SIDE = 320  # the ImageNet Lite0 reads VOC photos best near 320 px (benchmarks/voc_recipe.py --probe)
+
+@functools.lru_cache(maxsize=1)
+def _scda_backbone():
+    from wsss.nets import build_backbone  # wsss.nets imports this module
+    return build_backbone('efficientnet_lite0', 'imagenet', (2, 2, 2, 1)).eval()
+
+def scda_aggregation_map(image, # uint8 H x W x 3 RGB image
+                        ) -> np.ndarray: # float32 h x w: channel sum of the ImageNet Lite0's last layer (output stride 16)
+    "SCDA's aggregation map A = sum_c f_c of the ImageNet EfficientNet-Lite0's 1280-channel last layer, the image at long side 320."
+    import torch, torch.nn.functional as F
+    image = np.ascontiguousarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8: raise DataError(f"image must be uint8 H x W x 3, got {image.dtype} {image.shape}")
+    h, w = image.shape[:2]; k = SCDA_LONG_SIDE / max(h, w)
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float().div_(255)
+    x = (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    x = F.interpolate(x, size=(max(round(h * k), 1), max(round(w * k), 1)), mode='bilinear', antialias=k < 1, align_corners=False)
+    with torch.no_grad(): return _scda_backbone().stages(x)[-1][0].sum(0).numpy()
+
+def scda_mask(agg, # h x w aggregation map (`scda_aggregation_map`)
+              size, # (H, W) of the image
+             ) -> np.ndarray: # float32 H x W of 0 / 1
+    "SCDA's object mask: positions of A above its mean, upsampled bilinearly (on the map minus its mean) to the image."
+    import torch, torch.nn.functional as F
+    a = torch.as_tensor(np.asarray(agg, np.float32))
+    up = F.interpolate((a - a.mean())[None, None], size=tuple(size), mode='bilinear', align_corners=False)[0, 0]
+    return (up > 0).numpy().astype(np.float32)
+
+def _spectral_residual(image):
     try: import cv2
     except ImportError as e: raise ImportError("the stand-in saliency needs OpenCV contrib: pip install opencv-contrib-python-headless") from e
     if not hasattr(cv2, 'saliency'): raise ImportError("cv2 has no `saliency` module: install opencv-contrib-python-headless (not opencv-python)")
-    image = np.ascontiguousarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8: raise DataError(f"image must be uint8 H x W x 3, got {image.dtype} {image.shape}")
     ok, sal = cv2.saliency.StaticSaliencySpectralResidual_create().computeSaliency(image[..., ::-1].copy())  # OpenCV wants BGR
     if not ok: raise DataError("OpenCV spectral-residual saliency failed on this image")
     sal = np.asarray(sal, np.float32)
     lo, hi = float(sal.min()), float(sal.max())
     return ((sal - lo) / (hi - lo) if hi > lo else np.zeros_like(sal)).astype(np.float32)
+
+def standin_saliency(image, # uint8 H x W x 3 RGB image
+                     kind:str=STANDIN_SALIENCY_KIND, # one of STANDIN_SALIENCY_KINDS
+                    ) -> np.ndarray: # float32 H x W in [0, 1]
+    "Unsupervised saliency where no saliency maps exist: SCDA's mask on the ImageNet Lite0 ('scda') or spectral residual."
+    if kind not in STANDIN_SALIENCY_KINDS: raise ConfigError(f"stand-in saliency kind must be one of {STANDIN_SALIENCY_KINDS}, got {kind!r}")
+    image = np.ascontiguousarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8: raise DataError(f"image must be uint8 H x W x 3, got {image.dtype} {image.shape}")
+    if kind == 'spectral_residual': return _spectral_residual(image)
+    return scda_mask(scda_aggregation_map(image), image.shape[:2])
+
 
 # %% ../nbs/01_data.ipynb #c753e6b9
 def _file_index(folder) -> set[str]:
@@ -302,7 +343,8 @@ class SegmentationDataset:
                  class_names=None, # foreground names, length C (default: root/classes.txt, else VOC_CLASSES)
                  mask_dir:str='SegmentationClass', # mask folder under root ('SegmentationClassAug' for SBD)
                  saliency=False, # True: read root/Saliency/<id>.png; a str: that folder (relative to root or absolute);
-                                 # 'standin': an unsupervised map computed per image (`standin_saliency`, warns);
+                                 # 'standin': an unsupervised map computed per image (`standin_saliency`, warns;
+                                 # 'standin:spectral_residual' picks that kind);
                                  # 'auto': root/Saliency when it exists, else the stand-in
                  labels_file=None, # image-level labels from this file instead of the masks (.txt/.json; .npy is unpickled: trusted files only)
                  transform=None, # callable on the item dict (e.g. `train_transform(...)`)
@@ -322,9 +364,12 @@ class SegmentationDataset:
         if self.mask_dir is not None: self._require(self.mask_dir, '.png', 'mask')
         self.saliency_dir, self.saliency_source = None, None
         if isinstance(saliency, str) and saliency == 'auto': saliency = True if (self.root/'Saliency').is_dir() else STANDIN_SALIENCY
-        if isinstance(saliency, str) and saliency == STANDIN_SALIENCY:
-            self.saliency_source = f'standin:{STANDIN_SALIENCY_KIND}'
-            warnings.warn(f"{self.root}: no saliency maps given; using the unsupervised stand-in ({STANDIN_SALIENCY_KIND}, OpenCV contrib) "
+        self._standin_kind, self._standin_maps = None, {}  # SCDA aggregation maps by image id: one forward per image
+        if isinstance(saliency, str) and saliency.partition(':')[0] == STANDIN_SALIENCY:
+            kind = saliency.partition(':')[2] or STANDIN_SALIENCY_KIND
+            if kind not in STANDIN_SALIENCY_KINDS: raise ConfigError(f"saliency={saliency!r}: the stand-in kind must be one of {STANDIN_SALIENCY_KINDS}")
+            self._standin_kind, self.saliency_source = kind, f'standin:{kind}'
+            warnings.warn(f"{self.root}: no saliency maps given; using the unsupervised stand-in ({kind}) "
                           "instead of off-the-shelf saliency maps (pass a folder of 0-255 grey PNGs to use real ones)", stacklevel=2)
         elif saliency:
             self.saliency_dir = self.root/('Saliency' if saliency is True else saliency)
@@ -375,6 +420,12 @@ class SegmentationDataset:
         if self._labels is None: self._labels = np.stack([self.label_from_mask(self.read_mask(i)) for i in range(len(self))])
         return self._labels
 
+    def _standin(self, id_:str, image) -> np.ndarray:
+        "The stand-in saliency of one image; SCDA's low-resolution map is kept per id, so an epoch re-runs no network."
+        if self._standin_kind != 'scda': return standin_saliency(image, self._standin_kind)
+        if id_ not in self._standin_maps: self._standin_maps[id_] = scda_aggregation_map(image)
+        return scda_mask(self._standin_maps[id_], image.shape[:2])
+
     def without_masks(self) -> SegmentationDataset:
         """A view of this split whose items leave the ground-truth mask out (image-level labels read first, from the masks
         when there is no labels file): a training loop that never looks at pixel labels does not decode them per crop."""
@@ -391,7 +442,7 @@ class SegmentationDataset:
         if with_mask: mask = self.read_mask(i, item['image'].shape[:2])
         item['label'] = self._labels[i].copy() if self._labels is not None else self.label_from_mask(mask)
         if with_mask: item['mask'] = mask
-        if self.saliency_source is not None and self.saliency_dir is None: item['saliency'] = standin_saliency(item['image'])
+        if self._standin_kind is not None: item['saliency'] = self._standin(item['id'], item['image'])
         if self.saliency_dir is not None:
             sp = self.saliency_dir/f'{self.ids[i]}.png'
             sal = read_saliency(sp)
@@ -903,9 +954,6 @@ def synthetic_figure(root, # a folder written by `make_synthetic`
     return fig
 
 # %% ../nbs/01_data.ipynb #4745d080
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 class JointTransform:
     "Resize-long, random scale, flip, colour jitter, normalisation and padded crop applied jointly to an item dict."
     def __init__(self, crop_size=None, # int or (h, w); None: no crop
