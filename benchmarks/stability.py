@@ -31,7 +31,13 @@ def run(threads:int, a) -> Path:
     subprocess.run(argv, env=env, check=True, cwd=ROOT)
     found = sorted(out.glob('*/*/results.json'))
     if len(found) != 1: raise SystemExit(f"{out}: expected one results.json, found {found}")
-    return found[0]
+    return found[0].parent
+
+
+def read_results(base:Path) -> dict:
+    "The run's results, methods that ran only some stages (`--stages`) included."
+    from wsss.repro import collect_results
+    return collect_results(base, partial=True)
 
 
 def rows(results:dict) -> dict:
@@ -64,7 +70,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     t = [int(x) for x in a.threads.split(',')]
     if len(t) != 2 or min(t) < 1: raise SystemExit(f"--threads: two positive counts, got {a.threads!r}")
-    res = [json.loads(run(n, a).read_text()) for n in t]
+    res = [read_results(run(n, a)) for n in t]
     cmp = compare(*res)
     print(f"| row | largest difference (points), {t[0]} vs {t[1]} threads |\n|---|---:|")
     for r, d in cmp['max_per_row'].items(): print(f"| {r} | {d:.2f} |")
