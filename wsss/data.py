@@ -314,6 +314,8 @@ def _spectral_residual(image):
     try: import cv2
     except ImportError as e: raise ImportError("the stand-in saliency needs OpenCV contrib: pip install opencv-contrib-python-headless") from e
     if not hasattr(cv2, 'saliency'): raise ImportError("cv2 has no `saliency` module: install opencv-contrib-python-headless (not opencv-python)")
+    image = np.ascontiguousarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8: raise DataError(f"image must be uint8 H x W x 3, got {image.dtype} {image.shape}")
     ok, sal = cv2.saliency.StaticSaliencySpectralResidual_create().computeSaliency(image[..., ::-1].copy())  # OpenCV wants BGR
     if not ok: raise DataError("OpenCV spectral-residual saliency failed on this image")
     sal = np.asarray(sal, np.float32)
@@ -325,10 +327,8 @@ def standin_saliency(image, # uint8 H x W x 3 RGB image
                     ) -> np.ndarray: # float32 H x W in [0, 1]
     "Unsupervised saliency where no saliency maps exist: SCDA's mask on the ImageNet Lite0 ('scda') or spectral residual."
     if kind not in STANDIN_SALIENCY_KINDS: raise ConfigError(f"stand-in saliency kind must be one of {STANDIN_SALIENCY_KINDS}, got {kind!r}")
-    image = np.ascontiguousarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8: raise DataError(f"image must be uint8 H x W x 3, got {image.dtype} {image.shape}")
     if kind == 'spectral_residual': return _spectral_residual(image)
-    return scda_mask(scda_aggregation_map(image), image.shape[:2])
+    return scda_mask(scda_aggregation_map(image), np.shape(image)[:2])  # scda_aggregation_map checks the image
 
 
 # %% ../nbs/01_data.ipynb #c753e6b9
