@@ -155,3 +155,30 @@ def test_crf_pool_and_evaluation_show_progress(tmp_path, capsys):
     eval_pseudo_labels(tmp_path / 'crf', ds)
     err = capsys.readouterr().err
     assert 'pseudo[crf]' in err and f'{len(ds)}/{len(ds)}' in err and 'eval crf' in err, err
+
+def test_one_pass_for_all_kinds_equals_one_pass_per_kind(tmp_path):
+    "The make_pseudo stage's single pass (shared CRF lattice per image, pool of 2) writes the labels the per-kind passes write."
+    from wsss.pseudo import make_all_pseudo_labels, pseudo_label_set
+    ds = Scenes(n=6, seed=3)
+    cams = ds.write_cams(tmp_path / 'cams')
+    for kind in KINDS: make_pseudo_labels(cams, ds, tmp_path / 'one' / kind, kind=kind, threshold=0.3, workers=0, progress=False)
+    st = make_all_pseudo_labels(cams, ds, {k: tmp_path / 'all' / k for k in KINDS}, threshold=0.3, workers=2, progress=False)
+    assert {k: st[k]['n_written'] for k in KINDS} == {k: 6 for k in KINDS}
+    for kind in KINDS:
+        for i in ds.ids:
+            assert (read_label_png(tmp_path / 'all' / kind / f'{i}.png') == read_label_png(tmp_path / 'one' / kind / f'{i}.png')).all(), (kind, i)
+    # the softmax (PSA) CRF is its own CRF; the rest still share one
+    it, (keys, cam) = ds[1], ds.cams[1]
+    got = pseudo_label_set(it['image'], cam, keys, ('ir', 'crf'), threshold=0.3, crf_mode='softmax')
+    assert list(got) == ['ir', 'crf']
+    assert (got['crf'] == crf_refined_label(it['image'], cam, keys, 0.3, mode='softmax')).all() and (got['ir'] == ir_label(it['image'], cam, keys)).all()
+
+def test_all_kinds_bad_input(tmp_path):
+    from wsss.pseudo import make_all_pseudo_labels, pseudo_label_set
+    ds = Scenes(n=2)
+    cams = ds.write_cams(tmp_path / 'cams')
+    with pytest.raises(ConfigError, match="'mask'"): make_all_pseudo_labels(cams, ds, {'crf': tmp_path / 'a', 'mask': tmp_path / 'b'}, progress=False)
+    with pytest.raises(ConfigError, match='at least one kind'): make_all_pseudo_labels(cams, ds, {}, progress=False)
+    assert not (tmp_path / 'a').exists()  # refused before any folder or file is made
+    keys, cam = ds.cams[0]
+    with pytest.raises(DataError, match='image is'): pseudo_label_set(ds[0]['image'][:20], cam, keys, ('ir',))

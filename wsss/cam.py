@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from .core import ConfigError, DataError, amp_dtype, pick_device, read_json, save_npz, to_fast_layout, write_json
+from .nets import fold_batchnorm
 from .data import IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
@@ -321,7 +322,7 @@ def make_cams(method, # object with `cam_forward(model, images)` and `has_backgr
     done = set(have) - set(unfit)  # existing files are trusted only when they fit their image (size, classes) and read back
     todo = [i for i in mine if i not in done]
     dev = pick_device(device); dt = amp_dtype(dev, amp)
-    model = to_fast_layout(model, dev).eval()
+    model = to_fast_layout(fold_batchnorm(model), dev).eval()  # a copy without batch norms (wsss.nets)
     def cam_fn(x):
         if dev.type == 'cuda': x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=dt or torch.float32, enabled=dt is not None):
@@ -448,7 +449,7 @@ def image_class_scores(method, # object with `class_scores(model, images)` (a Me
     if batch_size < 1: raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if not scale > 0: raise ConfigError(f"scale must be > 0, got {scale!r}")
     dev = pick_device(device); dt = amp_dtype(dev, amp)
-    model = to_fast_layout(model, dev).eval()
+    model = to_fast_layout(fold_batchnorm(model), dev).eval()  # a copy without batch norms (wsss.nets)
     inputs = _CamInputs(dataset, range(len(dataset)))
     logits, labels = [None] * len(inputs), [None] * len(inputs)
     with torch.inference_mode():

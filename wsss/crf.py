@@ -57,16 +57,25 @@ def _check_map(x, name:str, image:np.ndarray, ndim:int) -> np.ndarray:
         raise DataError(f"{name} is {x.shape[-2]}x{x.shape[-1]} (H x W) but image is {image.shape[0]}x{image.shape[1]}")
     return x
 
-def _dense_crf(image:np.ndarray, unary:np.ndarray, p:dict) -> np.ndarray:
-    "Mean-field inference with a K x (H*W) unary; returns Q as float32 K x H x W."
+def _dense_crfs(image:np.ndarray, unaries:list, p:dict) -> list:
+    """Mean-field inference for each K x (H*W) unary of `unaries` (one K) on one image; returns each Q as float32 K x H x W.
+    The pairwise lattice depends on the image and the kernels only, so it is built once for all of them: a third of a
+    3-label CRF's time on a VOC photo (`benchmarks/bench_crf.py`); `inference` restarts from each new unary."""
     try: import pydensecrf.densecrf as dcrf
     except ImportError as e: raise ImportError("wsss.crf needs pydensecrf: pip install pydensecrf2") from e
-    h, w = image.shape[:2]; k = unary.shape[0]
+    h, w = image.shape[:2]; k = unaries[0].shape[0]
     d = dcrf.DenseCRF2D(w, h, k)
-    d.setUnaryEnergy(np.ascontiguousarray(unary.reshape(k, -1), dtype=np.float32))
     d.addPairwiseGaussian(sxy=float(p['gauss_sxy']), compat=float(p['gauss_compat']))
     d.addPairwiseBilateral(sxy=float(p['bi_sxy']), srgb=float(p['bi_srgb']), rgbim=image, compat=float(p['bi_compat']))
-    return np.asarray(d.inference(int(p['iters'])), dtype=np.float32).reshape(k, h, w)
+    out = []
+    for unary in unaries:
+        d.setUnaryEnergy(np.ascontiguousarray(unary.reshape(k, -1), dtype=np.float32))
+        out.append(np.asarray(d.inference(int(p['iters'])), dtype=np.float32).reshape(k, h, w))
+    return out
+
+def _dense_crf(image:np.ndarray, unary:np.ndarray, p:dict) -> np.ndarray:
+    "Mean-field inference with a K x (H*W) unary; returns Q as float32 K x H x W."
+    return _dense_crfs(image, [unary], p)[0]
 
 # %% ../nbs/03_crf.ipynb #f1be9b24
 def crf_softmax(image, # uint8 H x W x 3 RGB image
@@ -83,15 +92,18 @@ def crf_softmax(image, # uint8 H x W x 3 RGB image
 
 # %% ../nbs/03_crf.ipynb #8bb3464c
 def crf_labels(image, # uint8 H x W x 3 RGB image
-               labels, # H x W integer labels in 0..n_labels-1
+               labels, # H x W integer labels in 0..n_labels-1, or an L x H x W stack of label maps of this image
                n_labels:int, # number of labels K
                preset:str='irn', # key of CRF_PRESETS
                gt_prob:float|None=None, # confidence of the given labels (default: the preset's, 0.7)
                **overrides, # preset entries to replace
-              ) -> np.ndarray: # uint8 H x W refined labels
-    "Dense CRF with a hard-label unary (IRN `crf_inference_label`); returns argmax Q."
+              ) -> np.ndarray: # uint8 H x W refined labels (L x H x W for a stack)
+    """Dense CRF with a hard-label unary (IRN `crf_inference_label`); returns argmax Q. A stack is L independent CRFs
+    that share the image's pairwise lattice (built once), each equal to its own call."""
     from pydensecrf.utils import unary_from_labels
-    image = _check_image(image); labels = _check_map(labels, 'labels', image, 2)
+    image = _check_image(image)
+    stack = np.ndim(labels) == 3
+    labels = _check_map(labels, 'labels', image, 3 if stack else 2)
     if not np.issubdtype(labels.dtype, np.integer): raise DataError(f"labels must be integers, got dtype {labels.dtype}")
     if not isinstance(n_labels, (int, np.integer)) or not 1 < n_labels <= 256: raise ConfigError(f"n_labels must be an int in 2..256, got {n_labels!r}")
     if labels.size and (labels.min() < 0 or labels.max() >= n_labels):
@@ -99,8 +111,10 @@ def crf_labels(image, # uint8 H x W x 3 RGB image
     p = crf_params(preset, gt_prob=gt_prob, **overrides)
     gp = p.get('gt_prob', 0.7)
     if not 0 < gp < 1: raise ConfigError(f"gt_prob must be in (0, 1), got {gp}")
-    unary = unary_from_labels(np.ascontiguousarray(labels, dtype=np.int64), n_labels, gt_prob=gp, zero_unsure=False)
-    return _dense_crf(image, unary, p).argmax(0).astype(np.uint8)
+    unaries = [unary_from_labels(np.ascontiguousarray(l, dtype=np.int64), n_labels, gt_prob=gp, zero_unsure=False)
+               for l in (labels if stack else labels[None])]
+    out = np.stack([q.argmax(0).astype(np.uint8) for q in _dense_crfs(image, unaries, p)])
+    return out if stack else out[0]
 
 # %% ../nbs/03_crf.ipynb #dc305391
 def saliency_unary(sal_prob, # H x W saliency in [0, 1]

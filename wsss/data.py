@@ -287,7 +287,8 @@ SCDA_LONG_SIDE = 320  # the ImageNet Lite0 reads VOC photos best near 320 px (be
 @functools.lru_cache(maxsize=1)
 def _scda_backbone():
     from wsss.nets import build_backbone  # wsss.nets imports this module
-    return build_backbone('efficientnet_lite0', 'imagenet', (2, 2, 2, 1)).eval()
+    from wsss.nets import fold_batchnorm
+    return fold_batchnorm(build_backbone('efficientnet_lite0', 'imagenet', (2, 2, 2, 1)).eval())
 
 def scda_aggregation_map(image, # uint8 H x W x 3 RGB image
                         ) -> np.ndarray: # float32 h x w: channel sum of the ImageNet Lite0's last layer (output stride 16)

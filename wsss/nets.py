@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_nets.ipynb #5d8eeecc
 from __future__ import annotations
-import importlib, math, re
+import copy, importlib, math, re
 from pathlib import Path
 import numpy as np
 import torch
@@ -19,9 +19,9 @@ __all__ = ['IMAGENET_CHECKPOINTS', 'EFFICIENTNET_LITE', 'LITE_INPUT_MEAN', 'LITE
            'FixedBatchNorm', 'ResNetBackbone', 'TinyBackbone', 'imagenet_checkpoint_candidates', 'resolve_weights',
            'state_dict_mismatch', 'load_imagenet_backbone', 'build_backbone', 'efficientnet_lite_weights',
            'load_efficientnet_lite_package', 'efficientnet_lite_classifier', 'to_lite_input',
-           'EfficientNetLiteBackbone', 'build_efficientnet_lite', 'CamNet', 'multilabel_loss', 'irn_key_to_ours',
-           'to_irn_state_dict', 'load_irn_cam_checkpoint', 'Res38Block', 'Res38Bottleneck', 'ResNet38d',
-           'read_mxnet_params', 'mxnet_name_to_resnet38d', 'mxnet_to_resnet38d', 'load_resnet38d_weights',
+           'EfficientNetLiteBackbone', 'build_efficientnet_lite', 'fold_batchnorm', 'CamNet', 'multilabel_loss',
+           'irn_key_to_ours', 'to_irn_state_dict', 'load_irn_cam_checkpoint', 'Res38Block', 'Res38Bottleneck',
+           'ResNet38d', 'read_mxnet_params', 'mxnet_name_to_resnet38d', 'mxnet_to_resnet38d', 'load_resnet38d_weights',
            'build_resnet38d']
 
 # %% ../nbs/05_nets.ipynb #2308fa0a
@@ -338,6 +338,36 @@ def build_efficientnet_lite(arch:str='efficientnet_lite0', weights='imagenet', s
         if not path.is_file(): raise WeightsError(f"{path}: weights file not found (backbone {arch})")
     return EfficientNetLiteBackbone(arch, strides, path)
 
+
+# %% ../nbs/05_nets.ipynb #5e857710
+# timm's EfficientNet blocks: (convolution, the batch norm + activation after it)
+_LITE_CONV_NORMS = {'DepthwiseSeparableConv': (('conv_dw', 'bn1'), ('conv_pw', 'bn2')),
+                    'InvertedResidual': (('conv_pw', 'bn1'), ('conv_dw', 'bn2'), ('conv_pwl', 'bn3'))}
+
+def _fold_into(conv:nn.Conv2d, bn:nn.BatchNorm2d) -> nn.Module:
+    "Fold eval-mode `bn` into `conv` (in place; new frozen parameters); returns what stays of `bn`: timm's dropout + activation."
+    with torch.no_grad():
+        gamma = bn.weight if bn.weight is not None else torch.ones_like(bn.running_var)
+        beta = bn.bias if bn.bias is not None else torch.zeros_like(bn.running_mean)
+        scale = gamma / torch.sqrt(bn.running_var + bn.eps)
+        bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+        conv.weight = nn.Parameter(conv.weight * scale.view(-1, 1, 1, 1), requires_grad=False)
+        conv.bias = nn.Parameter((bias - bn.running_mean) * scale + beta, requires_grad=False)
+    return nn.Sequential(bn.drop, bn.act) if hasattr(bn, 'act') else nn.Identity()
+
+def fold_batchnorm(model:nn.Module) -> nn.Module:
+    """For inference: a copy of `model` with the batch norms of its EfficientNet-Lite backbones folded into the convolutions
+    before them, equal to `model` in eval mode up to float rounding; `model` itself when it holds no such backbone."""
+    if not any(isinstance(m, EfficientNetLiteBackbone) for m in model.modules()): return model
+    model = copy.deepcopy(model)
+    for bb in [m for m in model.modules() if isinstance(m, EfficientNetLiteBackbone)]:
+        bb.bn1 = _fold_into(bb.conv1, bb.bn1)
+        bb.layer4[3] = _fold_into(bb.layer4[2], bb.layer4[3])  # the head conv and its norm
+        for block in [m for m in bb.modules() if type(m).__name__ in _LITE_CONV_NORMS]:
+            for conv, norm in _LITE_CONV_NORMS[type(block).__name__]: setattr(block, norm, _fold_into(getattr(block, conv), getattr(block, norm)))
+        left = [n for n, m in bb.named_modules() if isinstance(m, nn.BatchNorm2d)]
+        if left: raise RuntimeError(f"fold_batchnorm: batch norms left unfolded in {bb.arch}: {left[:3]} (a timm block this map does not know)")
+    return model.eval()
 
 # %% ../nbs/05_nets.ipynb #197ee181
 class CamNet(nn.Module):

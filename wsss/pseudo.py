@@ -14,7 +14,8 @@ from .crf import crf_labels, crf_map, crf_softmax
 from .cam import item_geometry, load_cam
 
 # %% auto #0
-__all__ = ['KINDS', 'has_background', 'cam_to_label', 'crf_refined_label', 'ir_label', 'make_pseudo_labels', 'eval_pseudo_labels']
+__all__ = ['KINDS', 'has_background', 'cam_to_label', 'crf_refined_label', 'ir_label', 'pseudo_label_set',
+           'make_all_pseudo_labels', 'make_pseudo_labels', 'eval_pseudo_labels']
 
 # %% ../nbs/08_pseudo.ipynb #b6b12f56
 def _keys_cam(cam, keys):
@@ -73,6 +74,21 @@ def crf_refined_label(image, # uint8 H x W x 3 RGB image
     raise ConfigError(f"mode must be 'label' or 'softmax', got {mode!r}")
 
 # %% ../nbs/08_pseudo.ipynb #12fcdd10
+def _ir_indices(cam, keys, fg_threshold:float, bg_threshold:float, bg_scale:float):
+    "The index maps of IRN's two passes (confident foreground, confident background) and the keys they index."
+    if has_background(keys):
+        weak = cam.copy(); weak[0] *= bg_scale
+        return cam.argmax(0), weak.argmax(0), keys
+    (fg_idx, ks), (bg_idx, _) = _argmax_with_bg(cam, keys, fg_threshold), _argmax_with_bg(cam, keys, bg_threshold)
+    return fg_idx, bg_idx, ks
+
+def _ir_combine(fg, bg) -> np.ndarray:
+    "Class ids where the foreground pass finds a class, 0 where both passes say background, 255 (unsure) elsewhere."
+    out = fg.copy()
+    out[fg == 0] = 255
+    out[(fg == 0) & (bg == 0)] = 0
+    return out.astype(np.uint8)
+
 def ir_label(image, # uint8 H x W x 3 RGB image (unused when crf=False)
              cam, # K x H x W maps in [0,1]
              keys, # int64[K] class ids (0 = own background channel)
@@ -86,37 +102,52 @@ def ir_label(image, # uint8 H x W x 3 RGB image (unused when crf=False)
     cam, keys = _keys_cam(cam, keys)
     if crf and np.asarray(image).shape[:2] != cam.shape[1:]: raise DataError(f"image is {np.asarray(image).shape[:2]} but cam is {cam.shape[1:]}")
     if not len(keys): return np.zeros(cam.shape[1:], np.uint8)
-    if has_background(keys):
-        fg_idx, ks = cam.argmax(0), keys
-        weak = cam.copy(); weak[0] *= bg_scale
-        bg_idx = weak.argmax(0)
-    else:
-        fg_idx, ks = _argmax_with_bg(cam, keys, fg_threshold)
-        bg_idx, _ = _argmax_with_bg(cam, keys, bg_threshold)
-    if crf: fg_idx, bg_idx = (_label_crf(image, i, len(ks), preset) for i in (fg_idx, bg_idx))
-    fg, bg = ks[fg_idx], ks[bg_idx]
-    out = fg.copy()
-    out[fg == 0] = 255
-    out[(fg == 0) & (bg == 0)] = 0
-    return out.astype(np.uint8)
+    fg_idx, bg_idx, ks = _ir_indices(cam, keys, fg_threshold, bg_threshold, bg_scale)
+    if crf: fg_idx, bg_idx = _label_crf(image, np.stack([fg_idx, bg_idx]), len(ks), preset)  # both passes on one lattice
+    return _ir_combine(ks[fg_idx], ks[bg_idx])
 
 # %% ../nbs/08_pseudo.ipynb #42a44467
 KINDS = ('threshold', 'crf', 'ir')
 
-def _pseudo_one(i:int, dataset, cam_dir, out_dir, kind:str, params:dict) -> str:
-    "Worker: dataset item `i` + its CAM file -> `<out_dir>/<id>.png`; returns the path."
+def pseudo_label_set(image, # uint8 H x W x 3 RGB image (unused when `kinds` is ('threshold',))
+                     cam, # K x H x W maps in [0,1]
+                     keys, # int64[K] class ids (0 = own background channel)
+                     kinds, # some of KINDS
+                     threshold:float=0.15, fg_threshold:float=0.30, bg_threshold:float=0.05, bg_scale:float=0.5,
+                     crf_mode:str='label', alpha:float=16, # as `make_pseudo_labels`
+                    ) -> dict: # kind -> uint8 H x W labels, each equal to its own function's (cam_to_label, crf_refined_label, ir_label)
+    """Every kind of label of one image. The label CRFs of 'crf' (mode 'label') and of both 'ir' passes use the same
+    preset on the same image, so they run as one stack on one pairwise lattice (`wsss.crf.crf_labels`)."""
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown: raise ConfigError(f"kind must be one of {KINDS}, got {unknown[0]!r}")
+    cam, keys = _keys_cam(cam, keys)
+    out = {'threshold': cam_to_label(cam, keys, threshold)} if 'threshold' in kinds else {}
+    if not any(k in kinds for k in ('crf', 'ir')): return out
+    image = np.asarray(image)
+    if image.shape[:2] != cam.shape[1:]: raise DataError(f"image is {image.shape[:2]} but cam is {cam.shape[1:]}")
+    if not len(keys): return {k: np.zeros(cam.shape[1:], np.uint8) for k in kinds}
+    stack, ks = [], keys
+    if 'crf' in kinds and crf_mode != 'label': out['crf'] = crf_refined_label(image, cam, keys, threshold, mode=crf_mode, alpha=alpha)
+    elif 'crf' in kinds: idx, ks = _argmax_with_bg(cam, keys, threshold); stack.append(idx)
+    if 'ir' in kinds: *idx, ks = _ir_indices(cam, keys, fg_threshold, bg_threshold, bg_scale); stack += idx
+    if stack:  # the keys are the same for both kinds: [0, keys] without an own background channel, else keys
+        refined = list(ks[_label_crf(image, np.stack(stack), len(ks))])
+        if 'crf' in kinds and crf_mode == 'label': out['crf'] = refined.pop(0).astype(np.uint8)
+        if 'ir' in kinds: out['ir'] = _ir_combine(*refined)
+    return {k: out[k] for k in kinds}
+
+def _pseudo_one(i:int, kinds:tuple, dataset, cam_dir, out_dirs:dict, params:dict) -> list:
+    "Worker: dataset item `i` + its CAM file -> `<out_dirs[kind]>/<id>.png` for each of `kinds`; returns the paths."
     item = dataset[i]
     cam_path = Path(cam_dir)/f"{item['id']}.npz"
     keys, cam = load_cam(cam_path)
-    image = None if kind == 'threshold' else np.asarray(item['image'])
+    image = None if tuple(kinds) == ('threshold',) else np.asarray(item['image'])
     size = image.shape[:2] if image is not None else item_geometry(dataset, i)[0]
     if tuple(size) != tuple(cam.shape[1:]):  # a label of the wrong size is never written
         raise DataError(f"{cam_path}: CAM is {cam.shape[2]}x{cam.shape[1]} but its image is {size[1]}x{size[0]} (W x H); "
                         "remake it (make-cam recomputes CAM files that do not fit their image)")
-    if kind == 'threshold': lab = cam_to_label(cam, keys, params['threshold'])
-    elif kind == 'crf': lab = crf_refined_label(image, cam, keys, params['threshold'], mode=params['crf_mode'], alpha=params['alpha'])
-    else: lab = ir_label(image, cam, keys, params['fg_threshold'], params['bg_threshold'], params['bg_scale'])
-    return str(write_label_png(Path(out_dir)/f"{item['id']}.png", lab))
+    labels = pseudo_label_set(image, cam, keys, kinds, **params)
+    return [str(write_label_png(Path(out_dirs[k])/f"{item['id']}.png", labels[k])) for k in kinds]
 
 def _label_ok(path, size=None, cam_path=None) -> bool:
     "A label is kept when it reads back, has its image's size (H, W) and is not older than the CAM file it was made from."
@@ -128,46 +159,68 @@ def _label_ok(path, size=None, cam_path=None) -> bool:
     except OSError: pass
     return True
 
-def make_pseudo_labels(cam_dir, # folder of `<id>.npz` CAM files
-                       dataset, # items dict(id, image uint8 H x W x 3, ...); needs `.ids`
-                       out_dir, # folder receiving `<id>.png`
-                       kind:str='threshold', # 'threshold' (pseudo), 'crf' (pseudo_crf) or 'ir' (confident labels)
-                       threshold:float=0.15, # background score for 'threshold' and 'crf' (IRN `cam_eval_thres`)
-                       fg_threshold:float=0.30, # 'ir': IRN `conf_fg_thres`
-                       bg_threshold:float=0.05, # 'ir': IRN `conf_bg_thres`
-                       bg_scale:float=0.5, # 'ir' with a background channel: SIPE's factor
-                       crf_mode:str='label', # 'crf': 'label' (IRN label CRF) or 'softmax' (PSA)
-                       alpha:float=16, # 'crf' with crf_mode='softmax': background power (PSA)
-                       workers:int|None=None, # CRF processes (None: `crf_map`'s default; 0/1: serial)
-                       overwrite:bool=False, # redo labels that already exist and read back
-                       progress:bool=True, # tqdm progress bar
-                       rank:int|None=None, world_size:int|None=None, # shard: this process does ids[rank::world_size] (default: torchrun's env)
-                      ) -> dict:
-    "Write pseudo-label PNGs for every id of `dataset` from its CAM file; returns run statistics."
+def make_all_pseudo_labels(cam_dir, # folder of `<id>.npz` CAM files
+                           dataset, # items dict(id, image uint8 H x W x 3, ...); needs `.ids`
+                           out_dirs:dict, # kind (of KINDS) -> folder receiving its `<id>.png`
+                           threshold:float=0.15, # background score for 'threshold' and 'crf' (IRN `cam_eval_thres`)
+                           fg_threshold:float=0.30, # 'ir': IRN `conf_fg_thres`
+                           bg_threshold:float=0.05, # 'ir': IRN `conf_bg_thres`
+                           bg_scale:float=0.5, # 'ir' with a background channel: SIPE's factor
+                           crf_mode:str='label', # 'crf': 'label' (IRN label CRF) or 'softmax' (PSA)
+                           alpha:float=16, # 'crf' with crf_mode='softmax': background power (PSA)
+                           workers:int|None=None, # CRF processes (None: `crf_map`'s default; 0/1: serial)
+                           overwrite:bool=False, # redo labels that already exist and read back
+                           progress:bool=True, # tqdm progress bar
+                           rank:int|None=None, world_size:int|None=None, # shard: this process does ids[rank::world_size] (default: torchrun's env)
+                          ) -> dict: # kind -> run statistics (`make_pseudo_labels`'); `seconds` is the shared pass
+    "Every kind of `out_dirs` in one pass over the images: each CAM and image read once, the label CRFs on one lattice per image."
     from tqdm.auto import tqdm
-    if kind not in KINDS: raise ConfigError(f"kind must be one of {KINDS}, got {kind!r}")
+    kinds = tuple(out_dirs)
+    if not kinds: raise ConfigError("out_dirs must name at least one kind")
+    for kind in kinds:
+        if kind not in KINDS: raise ConfigError(f"kind must be one of {KINDS}, got {kind!r}")
     if crf_mode not in ('label', 'softmax'): raise ConfigError(f"crf_mode must be 'label' or 'softmax', got {crf_mode!r}")
-    cam_dir, out_dir = Path(cam_dir), Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    cam_dir, out_dirs = Path(cam_dir), {k: Path(d) for k, d in out_dirs.items()}
+    for d in out_dirs.values(): d.mkdir(parents=True, exist_ok=True)
     ids = [str(i) for i in dataset.ids]
     from wsss.train import barrier, dist_env
     r, w, _ = dist_env()
     rank, world_size = (r if rank is None else int(rank)), (w if world_size is None else int(world_size))
     if not 0 <= rank < world_size: raise ConfigError(f"rank must be in 0..{world_size - 1}, got {rank}")
     mine = range(rank, len(ids), world_size)  # each label depends on its own image and CAM only: shards merge exactly
-    todo = [i for i in mine if overwrite or not _label_ok(out_dir/f'{ids[i]}.png', item_geometry(dataset, i)[0], cam_dir/f'{ids[i]}.npz')]
-    missing = [ids[i] for i in todo if not (cam_dir/f'{ids[i]}.npz').is_file()]
+    todo = []  # (index, the kinds whose label is missing or stale)
+    for i in mine:
+        size = item_geometry(dataset, i)[0] if not overwrite else None
+        due = tuple(k for k in kinds if overwrite or not _label_ok(out_dirs[k]/f'{ids[i]}.png', size, cam_dir/f'{ids[i]}.npz'))
+        if due: todo.append((i, due))
+    missing = [ids[i] for i, _ in todo if not (cam_dir/f'{ids[i]}.npz').is_file()]
     if missing: raise DataError(f"{cam_dir/(missing[0] + '.npz')}: CAM file missing ({len(missing)} of {len(todo)} ids have none; run make_cams first)")
     params = dict(threshold=threshold, fg_threshold=fg_threshold, bg_threshold=bg_threshold, bg_scale=bg_scale, crf_mode=crf_mode, alpha=alpha)
-    fn = functools.partial(_pseudo_one, dataset=dataset, cam_dir=cam_dir, out_dir=out_dir, kind=kind, params=params)
+    fn = functools.partial(_pseudo_one, dataset=dataset, cam_dir=cam_dir, out_dirs=out_dirs, params=params)
+    label = f"pseudo[{'+'.join(kinds)}]"
     t0 = time.perf_counter()
-    if kind == 'threshold' or (workers is not None and workers <= 1) or len(todo) < 2:  # no CRF or tiny: a pool only adds start-up
-        for i in tqdm(todo, desc=f'pseudo[{kind}]', disable=not progress): fn(i)
+    if kinds == ('threshold',) or (workers is not None and workers <= 1) or len(todo) < 2:  # no CRF or tiny: a pool only adds start-up
+        for i, due in tqdm(todo, desc=label, disable=not progress): fn(i, due)
     else:  # the dataset travels once per pool task (it holds paths, not images); workers decode their own images
-        crf_map(fn, todo, workers=workers, progress=f'pseudo[{kind}]' if progress else False)
+        crf_map(fn, todo, workers=workers, progress=label if progress else False)
     secs = time.perf_counter() - t0
     barrier()  # under torchrun: every shard's labels are written when this returns
-    return dict(out_dir=str(out_dir), kind=kind, params=params, n_images=len(ids), n_written=len(todo),
-                n_skipped=len(mine) - len(todo), rank=rank, world_size=world_size, seconds=round(secs, 3), images_per_s=(len(todo)/secs if todo and secs > 0 else None))
+    def stats(kind):
+        n = sum(kind in due for _, due in todo)
+        return dict(out_dir=str(out_dirs[kind]), kind=kind, params=params, n_images=len(ids), n_written=n, n_skipped=len(mine) - n,
+                    rank=rank, world_size=world_size, seconds=round(secs, 3), images_per_s=(len(todo)/secs if todo and secs > 0 else None))
+    return {k: stats(k) for k in kinds}
+
+def make_pseudo_labels(cam_dir, # folder of `<id>.npz` CAM files
+                       dataset, # items dict(id, image uint8 H x W x 3, ...); needs `.ids`
+                       out_dir, # folder receiving `<id>.png`
+                       kind:str='threshold', # 'threshold' (pseudo), 'crf' (pseudo_crf) or 'ir' (confident labels)
+                       **kwargs, # `make_all_pseudo_labels`' settings (threshold, fg_threshold, workers, overwrite, ...)
+                      ) -> dict:
+    "Write pseudo-label PNGs of one kind for every id of `dataset` from its CAM file; returns run statistics."
+    if not isinstance(kind, str) or kind not in KINDS: raise ConfigError(f"kind must be one of {KINDS}, got {kind!r}")
+    return make_all_pseudo_labels(cam_dir, dataset, {kind: out_dir}, **kwargs)[kind]
+
 
 # %% ../nbs/08_pseudo.ipynb #f175ca6c
 def eval_pseudo_labels(label_dir, # folder of `<id>.png` pseudo labels

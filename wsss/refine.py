@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .core import ConfigError, DataError, Settings, WeightsError, atomic_path, pick_device, profile_variant, seed_everything, to_fast_layout
 from .data import IMAGENET_MEAN, IMAGENET_STD, read_label_png, write_label_png
-from .nets import BACKBONES, build_backbone, state_dict_mismatch
+from .nets import BACKBONES, build_backbone, fold_batchnorm, state_dict_mismatch
 from .train import OPTIMIZERS, fit, make_loader
 from .cam import load_cam
 from .pseudo import has_background
@@ -578,7 +578,7 @@ def make_sem_seg_labels(cam_dir, # folder of `<id>.npz` CAM files
     over `workers` processes (`wsss.crf.crf_map`), each walk on one thread."""
     from tqdm.auto import tqdm
     cam_dir, out_dir = Path(cam_dir), Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    dev = pick_device(device); net = to_fast_layout(net, dev).eval()
+    dev = pick_device(device); net = to_fast_layout(fold_batchnorm(net), dev).eval()  # a copy without batch norms (wsss.nets)
     ids, n_cls = [str(i) for i in dataset.ids], int(getattr(dataset, 'num_classes', 256))
     if not cam_dir.is_dir(): raise DataError(f"{cam_dir}: CAM folder does not exist")
     missing = [i for i in ids if not (cam_dir/f'{i}.npz').is_file()]

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from .core import ConfigError, DataError, pick_device, to_fast_layout
+from .nets import fold_batchnorm
 from .data import IMAGENET_MEAN, IMAGENET_STD, write_label_png, read_label_png
 
 # %% auto #0
@@ -70,7 +71,7 @@ def make_segmentation(method, # a Method with `segmentation_model` (None: `model
     from wsss.crf import crf_softmax
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     dev = pick_device(device)
-    seg = _seg_module(method, to_fast_layout(model, dev).eval())
+    seg = _seg_module(method, to_fast_layout(fold_batchnorm(model), dev).eval())  # a copy without batch norms (wsss.nets)
     preset = crf_preset or getattr(method, 'seg_crf_preset', None) or 'deeplab'
     dirs = [out_dir] + ([Path(crf_out_dir)] if crf_out_dir is not None else [])
     for d in dirs[1:]: d.mkdir(parents=True, exist_ok=True)
