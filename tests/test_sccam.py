@@ -143,3 +143,20 @@ def test_voc_smoke_reproduce(tmp_path, voc_mini):
     z = np.load(run / 'train' / 'round1' / 'subcategories.npz')
     assert z['assign'].shape[1] == 20 and ((z['assign'] >= 0) == (z['assign'] >= 0)).all()
     assert (tmp_path / 'figs' / 'sccam_rounds_voc_smoke.png').is_file() and (tmp_path / 'figs' / 'sccam_subcategories_voc_smoke.png').is_file()
+    # the round scores of the report: the last round's network made the stage's CAM files, so it is scored from them
+    from wsss.cam import eval_cams, save_cam, load_cam
+    from wsss.method import load_trained
+    from wsss.methods.sccam import round_cam_scores
+    from wsss.repro import stage_data
+    spec = load_trained(run / 'train')[0]
+    ds = stage_data('voc', voc_mini, 'smoke', purpose='cam').dataset  # the report's images
+    cached = json.loads((run / 'train' / 'round_cam_scores.json').read_text())['rounds']
+    n = cached[-1]['n_images']
+    for k in range(n):  # CAM files that are the ground truth itself: read from them, the last round scores near 100
+        i, mask = ds.ids[k], np.asarray(ds[k]['mask'])
+        keys, cam = load_cam(run / 'cams' / f'{i}.npz')
+        save_cam(run / 'cams' / f'{i}.npz', keys, np.stack([(mask == c).astype(np.float32) for c in keys]))
+    (run / 'train' / 'round_cam_scores.json').unlink()
+    again = round_cam_scores(spec, run, ds)
+    assert [r['cam_miou'] for r in again[:-1]] == [r['cam_miou'] for r in cached[:-1]]  # recomputed from the same networks
+    assert cached[-1]['cam_miou'] < 0.5 < 0.9 < again[-1]['cam_miou']

@@ -12,12 +12,12 @@ from .core import WsssError, ConfigError, DataError, WeightsError, write_json, r
 # %% auto #0
 __all__ = ['DATASETS', 'PROFILES', 'METHOD_STAGES', 'ORACLE_STAGE', 'ABLATION_STAGE', 'REPORT_STAGE', 'STAGES', 'STAGE_OUTPUTS',
            'PSEUDO_KINDS', 'SMOKE_MAX_IMAGES', 'RUN_LOCK', 'RUN_LOCK_PARENT_ENV', 'RESULT_KEYS', 'CLS_KEYS',
-           'ORACLE_DIR', 'LATE_STAGES', 'STAGE_SECONDS', 'OWN_SEGMENTER_SEGMENT_SECONDS', 'UNIT_START_SECONDS',
-           'DDP_STAGES', 'PAPER_REPORTED', 'TABLE_COLUMNS', 'run_layout', 'stage_record_path', 'stage_clock_path',
-           'StageClock', 'finish_stage', 'stage_seconds', 'read_stage', 'synthetic_root', 'resolve_data_root',
-           'check_choice', 'stage_split', 'stage_data', 'Head', 'preflight', 'check_run_data', 'StageFailed',
-           'experiments_dir', 'SharedKernel', 'execute_stage', 'run_lock', 'parse_methods', 'parse_stages',
-           'stage_seconds_of', 'method_results', 'random_init_warnings', 'check_results', 'reproduce',
+           'ORACLE_DIR', 'LATE_STAGES', 'STAGE_SECONDS', 'METHOD_STAGE_SECONDS', 'OWN_SEGMENTER_SEGMENT_SECONDS',
+           'UNIT_START_SECONDS', 'DDP_STAGES', 'PAPER_REPORTED', 'TABLE_COLUMNS', 'run_layout', 'stage_record_path',
+           'stage_clock_path', 'StageClock', 'finish_stage', 'stage_seconds', 'read_stage', 'synthetic_root',
+           'resolve_data_root', 'check_choice', 'stage_split', 'stage_data', 'Head', 'preflight', 'check_run_data',
+           'StageFailed', 'experiments_dir', 'SharedKernel', 'execute_stage', 'run_lock', 'parse_methods',
+           'parse_stages', 'stage_seconds_of', 'method_results', 'random_init_warnings', 'check_results', 'reproduce',
            'collect_results', 'has_split', 'eval_split', 'ablation_dir', 'parse_seeds', 'reproduce_seeds',
            'resolve_jobs', 'Unit', 'unit_cost', 'simulate_units', 'plan_start_order', 'child_argv', 'parallel_units',
            'run_units', 'run_stage_work', 'torchrun_command', 'launch_torchrun', 'coco_view', 'results_table',
@@ -748,7 +748,7 @@ def reproduce_seeds(seeds, # e.g. '0,1,2'
 
 
 # %% ../nbs/10_repro.ipynb #b53876f8
-import itertools, signal, subprocess
+import itertools, math, signal, subprocess
 from .core import cpu_budget, pick_device
 
 LATE_STAGES = ('refine', 'segment')  # a `--jobs` run gives these their own unit per method (see `parallel_units`)
@@ -770,19 +770,27 @@ class Unit(SimpleNamespace):
     (a test that lets it start sooner); for `plan_start_order`, `cost` (estimated seconds) and `early_s` (seconds into
     `after` when `early` turns true)."""
 
-# Seconds of each stage of the real-photo quick profile on one of 2 cores (the shipped VOC run, README "Real images").
-# Only their ratios matter: they order the units of a `--jobs` run (`plan_start_order`), they never limit one.
-STAGE_SECONDS = dict(train_cam=170, make_cam=65, eval_cam=11, make_pseudo=85, refine=113, segment=260, oracle=241, ablation=120)
-OWN_SEGMENTER_SEGMENT_SECONDS = 118  # the segment stage of a method whose trained net segments (no DeepLab to train)
+# Seconds of each stage of the real-photo quick profile on one of 2 cores (the shipped VOC run, README "Real images"; the
+# methods whose numbers differ most from the rest by name). Only their ratios matter: they order the units of a `--jobs`
+# run (`plan_start_order`), they never limit one.
+STAGE_SECONDS = dict(train_cam=135, make_cam=65, eval_cam=9, make_pseudo=82, refine=112, segment=257, oracle=283, ablation=120)
+METHOD_STAGE_SECONDS = {('auxsegnet', 'train_cam'): 211, ('protomtn', 'train_cam'): 211,  # rounds of label updates
+                        ('auxsegnet', 'make_cam'): 18, ('protomtn', 'make_cam'): 18,  # one scale, no flip (gen_pgt.py)
+                        ('sipe', 'make_cam'): 75, ('sipe', 'make_pseudo'): 95, ('sipe', 'refine'): 125}  # 21 maps, background included
+OWN_SEGMENTER_SEGMENT_SECONDS = 124  # the segment stage of a method whose trained net segments (no DeepLab to train)
 UNIT_START_SECONDS = 8  # a child's imports, data check and kernel
 
 def unit_cost(stages, # the unit's stages
               spec=None, # its method class (None: the oracle, the ablations)
              ) -> float:
-    "Estimated seconds of a unit (`STAGE_SECONDS`)."
+    "Estimated seconds of a unit (`STAGE_SECONDS`, `METHOD_STAGE_SECONDS`)."
     from wsss.method import Method
     own = spec is not None and getattr(spec, 'segmentation_model', None) is not Method.segmentation_model
-    return UNIT_START_SECONDS + sum(OWN_SEGMENTER_SEGMENT_SECONDS if s == 'segment' and own else STAGE_SECONDS.get(s, 0) for s in stages)
+    key = getattr(spec, 'key', None)
+    def one(s):
+        if s == 'segment' and own: return OWN_SEGMENTER_SEGMENT_SECONDS
+        return METHOD_STAGE_SECONDS.get((key, s), STAGE_SECONDS.get(s, 0))
+    return UNIT_START_SECONDS + sum(one(s) for s in stages)
 
 def simulate_units(units:list, # `Unit`s with `cost` (and `early_s` where they have `early`), in start order
                    jobs:int) -> float:
@@ -806,17 +814,23 @@ def simulate_units(units:list, # `Unit`s with `cost` (and `early_s` where they h
 
 def plan_start_order(units:list, # `Unit`s with `cost` (`early_s` where they have `early`), in the default start order
                      jobs:int, # children at once
-                     fixed:int, # the first `fixed` units keep their places (the chains that start the run)
+                     fixed:int, # the first `fixed` units keep their places (`cam`, whose classifier others adopt)
+                     chains:int|None=None, # units[fixed:chains] are reordered among themselves, the rest among themselves
+                     max_orders:int=20000, # a larger search permutes the rest only
                     ) -> list:
-    """`units` with the rest reordered to the soonest simulated finish (`simulate_units`; the given order on ties). The late
-    halves of the chains and the oracle take 4-6 minutes each on real photos: with two cores, which of them runs last,
-    beside what, decides minutes of idle core (`benchmarks/plan_units.py`). At most 7 units are permuted (5,040 orders)."""
-    head, tail = list(units[:fixed]), list(units[fixed:])
-    if jobs < 2 or not 2 <= len(tail) <= 7: return list(units)
+    """`units` reordered to the soonest simulated finish (`simulate_units`; the given order on ties). The late halves of
+    the chains and the oracle take 2-6 minutes each on real photos: with two cores, which of them runs last, beside what,
+    decides minutes of idle core (`benchmarks/plan_units.py`)."""
+    chains = fixed if chains is None else chains
+    head, mid, tail = list(units[:fixed]), list(units[fixed:chains]), list(units[chains:])
+    if jobs < 2 or len(mid) + len(tail) < 2 or math.factorial(len(tail)) > max_orders: return list(units)
+    mids = itertools.permutations(mid) if math.factorial(len(mid)) * math.factorial(len(tail)) <= max_orders else [tuple(mid)]
     best, best_t = list(units), simulate_units(units, jobs)
-    for perm in itertools.permutations(tail):
-        t = simulate_units(head + list(perm), jobs)
-        if t < best_t - 1e-6: best, best_t = head + list(perm), t
+    for m in mids:
+        for t in itertools.permutations(tail):
+            order = head + list(m) + list(t)
+            s = simulate_units(order, jobs)
+            if s < best_t - 1e-6: best, best_t = order, s
     return best
 
 def child_argv(method:str, stages:list, dataset:str, data_root, profile:str, out, figures, device:str, seed:int,
@@ -859,7 +873,7 @@ def parallel_units(base, # `<out>/<dataset>/<profile>`
               for m in ablations]
     if ORACLE_STAGE in stages:
         units.append(Unit(name='oracle', argv=child_argv(methods[0], [ORACLE_STAGE], **child), cost=unit_cost([ORACLE_STAGE]), **wait(False)))
-    return plan_start_order(units, jobs, chains) if split_late else units
+    return plan_start_order(units, jobs, fixed=1 if cam_first else 0, chains=chains) if split_late else units
 
 _CHILD_ONLY = ('[wsss] ', '[data] ')  # a child's data checks, warnings and closing line: the parent's own say the same
 

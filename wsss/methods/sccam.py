@@ -433,8 +433,10 @@ def round_cam_scores(method:SCCamMethod, # the trained method (load_trained(...)
                      max_images:int|None=None, # score the first N images (default: cfg.round_eval_images, 0 = all)
                      device='cpu',
                     ) -> list[dict]:
-    "CAM mIoU of every round's network on `dataset` (the method's CAM geometry); cached in train/round_cam_scores.json."
-    from wsss.cam import make_cams, eval_cams
+    """CAM mIoU of every round's network on `dataset` (the method's CAM geometry); cached in train/round_cam_scores.json.
+    A round whose network made the run's CAM folder (the make_cam stage: same weights and settings, `cam_provenance`) is
+    scored from those files instead of being recomputed: the last round, on a `wsss reproduce` run."""
+    from wsss.cam import CAM_PROVENANCE, cam_provenance, eval_cams, make_cams
     c, train = method.cfg, Path(run_dir) / 'train'
     n = max_images if max_images is not None else c.round_eval_images
     ds = _First(dataset, n) if n and n < len(dataset) else dataset
@@ -448,10 +450,15 @@ def round_cam_scores(method:SCCamMethod, # the trained method (load_trained(...)
         sd = torch.load(ck, map_location='cpu', weights_only=True)['model']
         model = method._net(C, _round_arch(sd, C), weights='random')
         model.load_state_dict(sd)
-        with tempfile.TemporaryDirectory() as tmp:
-            make_cams(method, model, ds, tmp, scales=c.cam_scales, flip=c.cam_flip, device=device, batch_size=c.cam_batch_size,
-                      progress=False, workers=0, geometry=c.cam_geometry)
-            ev = eval_cams(tmp, ds, paper_threshold=c.cam_eval_thres)
+        made = Path(run_dir) / 'cams'
+        if (read_json(made / CAM_PROVENANCE) == cam_provenance(model, method, c.cam_scales, c.cam_flip, c.cam_geometry)
+                and all((made / f'{i}.npz').is_file() for i in ds.ids)):
+            ev = eval_cams(made, ds, paper_threshold=c.cam_eval_thres)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                make_cams(method, model, ds, tmp, scales=c.cam_scales, flip=c.cam_flip, device=device, batch_size=c.cam_batch_size,
+                          progress=False, workers=0, geometry=c.cam_geometry)
+                ev = eval_cams(tmp, ds, paper_threshold=c.cam_eval_thres)
         out.append(dict(round=r, cam_miou=ev['best_miou'], cam_threshold=ev['best_threshold'], paper_miou=ev['paper_miou'],
                         coverage=ev['coverage'], n_images=len(ds)))
     write_json(train / 'round_cam_scores.json', dict(key=key, rounds=out))
