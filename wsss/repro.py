@@ -12,17 +12,15 @@ from .core import WsssError, ConfigError, DataError, WeightsError, write_json, r
 # %% auto #0
 __all__ = ['DATASETS', 'PROFILES', 'METHOD_STAGES', 'ORACLE_STAGE', 'ABLATION_STAGE', 'REPORT_STAGE', 'STAGES', 'STAGE_OUTPUTS',
            'PSEUDO_KINDS', 'SMOKE_MAX_IMAGES', 'RUN_LOCK', 'RUN_LOCK_PARENT_ENV', 'RESULT_KEYS', 'CLS_KEYS',
-           'ORACLE_DIR', 'LATE_STAGES', 'STAGE_SECONDS', 'METHOD_STAGE_SECONDS', 'OWN_SEGMENTER_SEGMENT_SECONDS',
-           'UNIT_START_SECONDS', 'DDP_STAGES', 'PAPER_REPORTED', 'TABLE_COLUMNS', 'run_layout', 'stage_record_path',
-           'stage_clock_path', 'StageClock', 'finish_stage', 'stage_seconds', 'read_stage', 'synthetic_root',
-           'resolve_data_root', 'check_choice', 'stage_split', 'stage_data', 'Head', 'preflight', 'check_run_data',
-           'StageFailed', 'experiments_dir', 'SharedKernel', 'execute_stage', 'run_lock', 'parse_methods',
-           'parse_stages', 'stage_seconds_of', 'method_results', 'random_init_warnings', 'check_results', 'reproduce',
-           'collect_results', 'has_split', 'eval_split', 'ablation_dir', 'parse_seeds', 'reproduce_seeds',
-           'resolve_jobs', 'Unit', 'unit_cost', 'simulate_units', 'plan_start_order', 'child_argv', 'parallel_units',
-           'run_units', 'run_stage_work', 'torchrun_command', 'launch_torchrun', 'coco_view', 'results_table',
-           'threshold_curves_figure', 'qualitative_figure', 'stages_table', 'results_latex', 'results_seeds_table',
-           'stage_chart_figure', 'main']
+           'ORACLE_DIR', 'LATE_STAGES', 'DDP_STAGES', 'PAPER_REPORTED', 'TABLE_COLUMNS', 'run_layout',
+           'stage_record_path', 'stage_clock_path', 'StageClock', 'finish_stage', 'stage_seconds', 'read_stage',
+           'synthetic_root', 'resolve_data_root', 'check_choice', 'stage_split', 'stage_data', 'Head', 'preflight',
+           'check_run_data', 'StageFailed', 'experiments_dir', 'SharedKernel', 'execute_stage', 'run_lock',
+           'parse_methods', 'parse_stages', 'stage_seconds_of', 'method_results', 'random_init_warnings',
+           'check_results', 'reproduce', 'collect_results', 'has_split', 'eval_split', 'ablation_dir', 'parse_seeds',
+           'reproduce_seeds', 'resolve_jobs', 'Unit', 'child_argv', 'parallel_units', 'run_units', 'run_stage_work',
+           'torchrun_command', 'launch_torchrun', 'coco_view', 'results_table', 'threshold_curves_figure',
+           'qualitative_figure', 'stages_table', 'results_latex', 'results_seeds_table', 'stage_chart_figure', 'main']
 
 # %% ../nbs/10_repro.ipynb #63ea1519
 DATASETS = ('synthetic', 'voc', 'coco')
@@ -565,8 +563,7 @@ def reproduce(methods='all', # method keys (comma-separated or a list) from the 
             if jobs > 1:  # every unit in a child `wsss reproduce`; the report runs here afterwards
                 child = dict(dataset=dataset, data_root=str(root), profile=profile, out=out, figures=figures, device=device, seed=seed,
                              force=force, fresh_kernels=fresh_kernels, saliency_root=saliency_root)
-                units = parallel_units(base, methods, specs, stages, ablations, child, split_late=profile_variant(profile, dataset) == 'quick_real',
-                                       jobs=jobs)
+                units = parallel_units(base, methods, specs, stages, ablations, child, split_late=profile_variant(profile, dataset) == 'quick_real')
                 ran_any = run_units(units, jobs, log=log, logs_dir=base/'logs'/'jobs')
                 methods_here = []
             else: methods_here = methods
@@ -748,7 +745,7 @@ def reproduce_seeds(seeds, # e.g. '0,1,2'
 
 
 # %% ../nbs/10_repro.ipynb #b53876f8
-import itertools, math, signal, subprocess
+import signal, subprocess
 from .core import cpu_budget, pick_device
 
 LATE_STAGES = ('refine', 'segment')  # a `--jobs` run gives these their own unit per method (see `parallel_units`)
@@ -766,72 +763,7 @@ def resolve_jobs(jobs, # an int >= 1, or 'auto'
     return n
 
 class Unit(SimpleNamespace):
-    """One child `wsss reproduce` of `run_units`: `name`, command line `argv`, `after` (a unit to wait for, or None) and `early`
-    (a test that lets it start sooner); for `plan_start_order`, `cost` (estimated seconds) and `early_s` (seconds into
-    `after` when `early` turns true)."""
-
-# Seconds of each stage of the real-photo quick profile on one of 2 cores (the shipped VOC run, README "Real images"; the
-# methods whose numbers differ most from the rest by name). Only their ratios matter: they order the units of a `--jobs`
-# run (`plan_start_order`), they never limit one.
-STAGE_SECONDS = dict(train_cam=135, make_cam=65, eval_cam=9, make_pseudo=82, refine=112, segment=257, oracle=283, ablation=120)
-METHOD_STAGE_SECONDS = {('auxsegnet', 'train_cam'): 211, ('protomtn', 'train_cam'): 211,  # rounds of label updates
-                        ('auxsegnet', 'make_cam'): 18, ('protomtn', 'make_cam'): 18,  # one scale, no flip (gen_pgt.py)
-                        ('sipe', 'make_cam'): 75, ('sipe', 'make_pseudo'): 95, ('sipe', 'refine'): 125}  # 21 maps, background included
-OWN_SEGMENTER_SEGMENT_SECONDS = 124  # the segment stage of a method whose trained net segments (no DeepLab to train)
-UNIT_START_SECONDS = 8  # a child's imports, data check and kernel
-
-def unit_cost(stages, # the unit's stages
-              spec=None, # its method class (None: the oracle, the ablations)
-             ) -> float:
-    "Estimated seconds of a unit (`STAGE_SECONDS`, `METHOD_STAGE_SECONDS`)."
-    from wsss.method import Method
-    own = spec is not None and getattr(spec, 'segmentation_model', None) is not Method.segmentation_model
-    key = getattr(spec, 'key', None)
-    def one(s):
-        if s == 'segment' and own: return OWN_SEGMENTER_SEGMENT_SECONDS
-        return METHOD_STAGE_SECONDS.get((key, s), STAGE_SECONDS.get(s, 0))
-    return UNIT_START_SECONDS + sum(one(s) for s in stages)
-
-def simulate_units(units:list, # `Unit`s with `cost` (and `early_s` where they have `early`), in start order
-                   jobs:int) -> float:
-    "The seconds `run_units` would take if every unit took its `cost`: its rule (start the first startable unit in list order) replayed."
-    names, cost = {u.name for u in units}, {u.name: u.cost for u in units}
-    pending, start, t = list(units), {}, 0.0
-    end = lambda n: start[n] + cost[n]
-    early_at = lambda u: start[u.after] + u.early_s if u.early is not None and u.after in start else None
-    def startable(u):
-        if u.after not in names or (u.after in start and end(u.after) <= t): return True
-        return early_at(u) is not None and t >= early_at(u)
-    while pending:
-        running = [n for n in start if end(n) > t]
-        for u in list(pending):
-            if len(running) >= jobs: break
-            if startable(u): pending.remove(u); start[u.name] = t; running.append(u.name)
-        events = [end(n) for n in running] + [e for u in pending if (e := early_at(u)) is not None and e > t]
-        if pending and not events: return float('inf')  # a unit that can never start
-        if pending: t = min(events)
-    return max((end(n) for n in start), default=0.0)
-
-def plan_start_order(units:list, # `Unit`s with `cost` (`early_s` where they have `early`), in the default start order
-                     jobs:int, # children at once
-                     fixed:int, # the first `fixed` units keep their places (`cam`, whose classifier others adopt)
-                     chains:int|None=None, # units[fixed:chains] are reordered among themselves, the rest among themselves
-                     max_orders:int=20000, # a larger search permutes the rest only
-                    ) -> list:
-    """`units` reordered to the soonest simulated finish (`simulate_units`; the given order on ties). The late halves of
-    the chains and the oracle take 2-6 minutes each on real photos: with two cores, which of them runs last, beside what,
-    decides minutes of idle core (`benchmarks/plan_units.py`)."""
-    chains = fixed if chains is None else chains
-    head, mid, tail = list(units[:fixed]), list(units[fixed:chains]), list(units[chains:])
-    if jobs < 2 or len(mid) + len(tail) < 2 or math.factorial(len(tail)) > max_orders: return list(units)
-    mids = itertools.permutations(mid) if math.factorial(len(mid)) * math.factorial(len(tail)) <= max_orders else [tuple(mid)]
-    best, best_t = list(units), simulate_units(units, jobs)
-    for m in mids:
-        for t in itertools.permutations(tail):
-            order = head + list(m) + list(t)
-            s = simulate_units(order, jobs)
-            if s < best_t - 1e-6: best, best_t = order, s
-    return best
+    "One child `wsss reproduce` of `run_units`: `name`, command line `argv`, `after` (a unit to wait for, or None) and `early` (a test that lets it start sooner)."
 
 def child_argv(method:str, stages:list, dataset:str, data_root, profile:str, out, figures, device:str, seed:int,
                force:bool=False, fresh_kernels:bool=False, saliency_root=None) -> list[str]:
@@ -847,33 +779,26 @@ def child_argv(method:str, stages:list, dataset:str, data_root, profile:str, out
 def parallel_units(base, # `<out>/<dataset>/<profile>`
                    methods:list, specs:dict, stages:list, ablations:list, child:dict,
                    split_late:bool=False, # cut each chain before `LATE_STAGES` (`reproduce`: on real photos, whose late stages take minutes)
-                   jobs:int=1, # children at once: with split_late and jobs > 1 the units after the first chains start in `plan_start_order`
                   ) -> list:
     """The units of a `--jobs` run, in start order: each method's chain up to its pseudo labels (`cam` first, then the chains
     that need nothing from it, then those that reuse its classifier: they wait for its train_cam), then each method's
     `LATE_STAGES` (refine, segment) once its own earlier stages are done (`split_late`), the ablations (they wait for cam's
     classifier too), and the short oracle last, to fill the gap at the end. A chain cut in two lets the late half of one
     method run beside another method's training, so both cores stay busy while the last chains finish; it costs one more
-    child start-up (~10 s), which the synthetic profiles' late stages of seconds would not repay. With `split_late`, the
-    units after the first chains then start in the order `plan_start_order` finds from the stages' estimated seconds."""
+    child start-up (~10 s), which the synthetic profiles' late stages of seconds would not repay."""
     base, mstages = Path(base), [s for s in METHOD_STAGES if s in stages]
     early_part, late_part = [s for s in mstages if s not in LATE_STAGES], [s for s in mstages if s in LATE_STAGES]
     if not early_part or not split_late: early_part, late_part = early_part + late_part, []  # one unit per method
     cam_first = 'cam' in methods and 'train_cam' in mstages
     cam_trained = lambda: read_stage(base/'cam', 'train_cam') is not None
-    wait = lambda needs: dict(after='cam', early=cam_trained, early_s=unit_cost(['train_cam'])) if needs and cam_first else dict(after=None, early=None)
+    wait = lambda needs: dict(after='cam', early=cam_trained) if needs and cam_first else dict(after=None, early=None)
     adopts = lambda m: m != 'cam' and specs[m].adopts_cam_run
     order = sorted(methods, key=lambda m: (m != 'cam', adopts(m)))  # stable: the given order within each group
-    units = [Unit(name=m, argv=child_argv(m, early_part, **child), cost=unit_cost(early_part, specs[m]), **wait(adopts(m)))
-             for m in order] if mstages else []
-    chains = len(units)
-    units += [Unit(name=f"{m} {'+'.join(late_part)}", argv=child_argv(m, late_part, **child), after=m, early=None,
-                   cost=unit_cost(late_part, specs[m])) for m in order] if late_part else []
-    units += [Unit(name=f'{m} ablation', argv=child_argv(m, [ABLATION_STAGE], **child), cost=unit_cost([ABLATION_STAGE]), **wait(True))
-              for m in ablations]
-    if ORACLE_STAGE in stages:
-        units.append(Unit(name='oracle', argv=child_argv(methods[0], [ORACLE_STAGE], **child), cost=unit_cost([ORACLE_STAGE]), **wait(False)))
-    return plan_start_order(units, jobs, fixed=1 if cam_first else 0, chains=chains) if split_late else units
+    units = [Unit(name=m, argv=child_argv(m, early_part, **child), **wait(adopts(m))) for m in order] if mstages else []
+    units += [Unit(name=f"{m} {'+'.join(late_part)}", argv=child_argv(m, late_part, **child), after=m, early=None) for m in order] if late_part else []
+    units += [Unit(name=f'{m} ablation', argv=child_argv(m, [ABLATION_STAGE], **child), **wait(True)) for m in ablations]
+    if ORACLE_STAGE in stages: units.append(Unit(name='oracle', argv=child_argv(methods[0], [ORACLE_STAGE], **child), **wait(False)))
+    return units
 
 _CHILD_ONLY = ('[wsss] ', '[data] ')  # a child's data checks, warnings and closing line: the parent's own say the same
 
