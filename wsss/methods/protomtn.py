@@ -85,7 +85,7 @@ def kmeans_cosine(x:torch.Tensor, # N x d (rows are L2-normalised inside)
                  ) -> torch.Tensor: # k x d unit centres
     "Spherical k-means, deterministic (farthest-point init from the heaviest row); fewer rows than k: rows repeat."
     x = F.normalize(x.float(), dim=1)
-    w = torch.ones(len(x)) if w is None else w.float()
+    w = torch.ones(len(x), device=x.device) if w is None else w.float()
     if len(x) == 0: raise ValueError("kmeans_cosine needs at least one row")
     idx = [int(w.argmax())]
     for _ in range(1, k):
@@ -106,7 +106,7 @@ def ema_update(p:torch.Tensor, # K x d unit prototypes of one class (updated in 
                m:float) -> torch.Tensor: # K: how many pixels each sub-prototype took
     "p_k <- normalize(m p_k + (1-m) normalize(sum_{i->k} w_i x_i)) for the sub-prototypes that got pixels."
     a = (x @ p.T).argmax(1)
-    n = torch.zeros(len(p), dtype=torch.long)
+    n = torch.zeros(len(p), dtype=torch.long, device=p.device)
     for j in range(len(p)):
         sel = a == j
         n[j] = int(sel.sum())
@@ -144,7 +144,7 @@ class PrototypeBank(nn.Module):
         "FIFO write of rows `x` into class c's memory."
         M = self.memory.shape[1]
         x = x[-M:]
-        idx = (self.mem_ptr[c] + torch.arange(len(x))) % M
+        idx = (self.mem_ptr[c] + torch.arange(len(x), device=self.memory.device)) % M
         self.memory[c, idx] = x
         self.mem_ptr[c] = (self.mem_ptr[c] + len(x)) % M
         self.mem_len[c] = min(M, int(self.mem_len[c]) + len(x))
@@ -262,7 +262,7 @@ def prototype_seeds(cam:torch.Tensor, # B x C x h x w max-normalised CAM of the 
     "(seeds, weights), B x (C+1) x h x w: fg seeds inside the pseudo label with high CAM, bg seeds with low CAM (+ saliency gates)."
     mx = cam.amax(1)
     C = cam.shape[1]
-    cls = torch.arange(1, C + 1)[None, :, None, None]
+    cls = torch.arange(1, C + 1, device=cam.device)[None, :, None, None]
     fg = (y0[:, None] == cls) & (cam >= cfg.fg_seed)
     bg = (y0 == 0) & (mx <= cfg.bg_seed)
     if sal is not None:
@@ -291,7 +291,7 @@ def protomtn_loss(out:dict, # ProtoMTNNet output on the batch
     ready = bank.ready.clone()
     if not cfg.bg_prototypes:
         s = torch.cat([torch.full_like(s[:, :1], cfg.bg_cos), s[:, 1:]], 1); ready[0] = True
-    valid = torch.cat([torch.ones(B, 1, dtype=torch.bool), label > 0], 1) & ready[None]
+    valid = torch.cat([torch.ones(B, 1, dtype=torch.bool, device=label.device), label > 0], 1) & ready[None]
     q = prototype_probs(s.detach(), valid, cfg.temperature) * complete_rows(label, ready)[:, None, None, None].float()  # missing class rows: no rectification
     y, sal_t = y0, sal_full
     if rectify:
@@ -318,8 +318,8 @@ def prototype_maps(model:ProtoMTNNet, images:torch.Tensor, cfg:ProtoMTNConfig, l
     ready = model.bank.ready.clone()
     if not cfg.bg_prototypes: s[:, 0] = cfg.bg_cos; ready[0] = True
     B, n = s.shape[:2]
-    lab = torch.ones(B, n - 1, dtype=torch.bool) if label is None else torch.as_tensor(label).reshape(B, -1) > 0
-    valid = torch.cat([torch.ones(B, 1, dtype=torch.bool), lab.to(s.device)], 1) & ready[None].to(s.device)
+    lab = torch.ones(B, n - 1, dtype=torch.bool, device=s.device) if label is None else torch.as_tensor(label, device=s.device).reshape(B, -1) > 0
+    valid = torch.cat([torch.ones(B, 1, dtype=torch.bool, device=s.device), lab], 1) & ready[None]
     a = _maxnorm(F.relu(s)) * ready[None, :, None, None]
     q = prototype_probs(s, valid, cfg.temperature) * complete_rows(lab, ready)[:, None, None, None].float()  # missing class rows: q not trusted
     return dict(cam_ref=out['cam_ref'], sal=torch.sigmoid(out['sal_ref']), s=s, q=q, A=a)
